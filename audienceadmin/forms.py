@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from django import forms
+
+from audienceadmin import batch_api
+from audienceadmin.models import BatchApp
+
+NAME_RULE = "Letters A–Z and a–z, digits, “_” and “-” only; 1 to 255 characters; case-sensitive."
+
+
+def validate_audience_name(value: str) -> None:
+    if not batch_api.is_valid_audience_name(value):
+        bad = sorted({c for c in value if not (c.isascii() and (c.isalnum() or c in "_-"))})
+        detail = f" It contains {', '.join(repr(c) for c in bad[:5])}." if bad else ""
+        if len(value) > 255:
+            detail = f" It is {len(value)} characters long."
+        raise forms.ValidationError(f"“{value[:60]}” is not a valid audience name.{detail} {NAME_RULE}")
+
+
+class AudienceNameField(forms.CharField):
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", None)
+        kwargs.setdefault("strip", False)
+        super().__init__(validators=[validate_audience_name], **kwargs)
+
+    def widget_attrs(self, widget):
+        attrs = super().widget_attrs(widget)
+        attrs.update({"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"})
+        return attrs
+
+
+class DeleteAudienceForm(forms.Form):
+    app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
+    name = AudienceNameField(label="Audience name", help_text=NAME_RULE)
+
+    def __init__(self, *args, apps, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["app"].queryset = apps
+
+
+class ConfirmDeleteForm(DeleteAudienceForm):
+    confirm_name = forms.CharField(label="Type the audience name to confirm", strip=False, max_length=300)
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["app"].widget = forms.HiddenInput()
+        self.fields["name"].widget = forms.HiddenInput()
+        self.fields["confirm_name"].widget.attrs.update(
+            {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        name, typed = cleaned.get("name"), cleaned.get("confirm_name")
+        if name and typed is not None and typed != name:
+            self.add_error(
+                "confirm_name",
+                "The name you typed does not match the audience to delete (names are case-sensitive).",
+            )
+        return cleaned
+
+
+class SecretInput(forms.PasswordInput):
+    """Never renders a value back, whatever the form holds."""
+
+    def __init__(self) -> None:
+        super().__init__(render_value=False, attrs={"autocomplete": "new-password"})
+
+
+class AppForm(forms.Form):
+    name = forms.CharField(label="Display name", max_length=100)
+    api_key = forms.CharField(
+        label="Batch API key",
+        strip=True,
+        widget=SecretInput(),
+        max_length=200,
+        help_text="The app's Live, Dev or SDK API key (Batch dashboard → Settings → General).",
+    )
+    rest_api_key = forms.CharField(
+        label="REST API key",
+        strip=True,
+        widget=SecretInput(),
+        max_length=200,
+        help_text="The company REST API key, sent as X-Authorization.",
+    )
+
+    def __init__(self, *args, instance: BatchApp | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.instance = instance
+        if instance is not None:
+            for field, hint in (
+                ("api_key", instance.api_key_hint),
+                ("rest_api_key", instance.rest_api_key_hint),
+            ):
+                self.fields[field].required = False
+                self.fields[
+                    field
+                ].help_text = f"Stored key ends in {hint}. Leave empty to keep it; type a new one to replace it."
+
+    def clean_name(self) -> str:
+        name = self.cleaned_data["name"].strip()
+        others = BatchApp.objects.filter(name=name)
+        if self.instance is not None:
+            others = others.exclude(pk=self.instance.pk)
+        if others.exists():
+            raise forms.ValidationError("An app with this name already exists.")
+        return name
+
+    def _clean_key(self, field: str) -> str:
+        key = self.cleaned_data[field]
+        if key and (len(key) < 12 or any(c.isspace() for c in key)):
+            raise forms.ValidationError("This does not look like a Batch key: at least 12 characters, no spaces.")
+        return key
+
+    def clean_api_key(self) -> str:
+        return self._clean_key("api_key")
+
+    def clean_rest_api_key(self) -> str:
+        return self._clean_key("rest_api_key")

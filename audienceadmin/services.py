@@ -1,0 +1,292 @@
+"""The operations of Audience Admin. Each writes its own audit events, where the action happens."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audienceadmin import batch_api
+from audienceadmin.fields import DecryptionError
+from audienceadmin.models import AuditEvent, BatchApp, key_hint
+
+Outcome = AuditEvent.Outcome
+Kind = AuditEvent.Kind
+DELETE_PERMISSION = "audienceadmin.delete_audience"
+
+
+def _actor_fields(actor: AbstractBaseUser | None, actor_label: str) -> dict:
+    if actor is not None:
+        return {"actor": actor, "actor_username": actor.get_username()}
+    return {"actor": None, "actor_username": actor_label}
+
+
+# --- apps and keys ------------------------------------------------------------------------------
+
+
+def _audit_app(kind: str, *, actor, app: BatchApp, ip: str | None, message: str = "") -> None:
+    AuditEvent.objects.create(kind=kind, app=app, app_name=app.name, ip=ip, message=message, **_actor_fields(actor, ""))
+
+
+@transaction.atomic
+def app_create(*, actor: AbstractBaseUser, name: str, api_key: str, rest_api_key: str, ip: str | None) -> BatchApp:
+    app = BatchApp.objects.create(
+        name=name,
+        api_key=api_key,
+        rest_api_key=rest_api_key,
+        api_key_hint=key_hint(api_key),
+        rest_api_key_hint=key_hint(rest_api_key),
+    )
+    _audit_app(Kind.APP_CREATED, actor=actor, app=app, ip=ip)
+    return app
+
+
+@transaction.atomic
+def app_update(
+    *,
+    actor: AbstractBaseUser,
+    app: BatchApp,
+    name: str,
+    api_key: str = "",
+    rest_api_key: str = "",
+    ip: str | None,
+) -> BatchApp:
+    """Rename and/or replace keys. An empty key means "keep the stored one"."""
+    app = BatchApp.objects.select_for_update().get(pk=app.pk)
+    if name != app.name:
+        old_name = app.name
+        app.name = name
+        app.save(update_fields=["name"])
+        _audit_app(Kind.APP_RENAMED, actor=actor, app=app, ip=ip, message=f"was “{old_name}”")
+    changed, fields = [], []
+    if api_key:
+        app.api_key, app.api_key_hint = api_key, key_hint(api_key)
+        changed.append("Batch API key")
+        fields += ["api_key", "api_key_hint"]
+    if rest_api_key:
+        app.rest_api_key, app.rest_api_key_hint = rest_api_key, key_hint(rest_api_key)
+        changed.append("REST API key")
+        fields += ["rest_api_key", "rest_api_key_hint"]
+    if fields:
+        app.save(update_fields=fields)
+        _audit_app(Kind.APP_KEYS_CHANGED, actor=actor, app=app, ip=ip, message=" and ".join(changed))
+    return app
+
+
+@transaction.atomic
+def app_archive(*, actor: AbstractBaseUser, app: BatchApp, ip: str | None) -> BatchApp:
+    app = BatchApp.objects.select_for_update().get(pk=app.pk)
+    if app.archived_at is None:
+        app.archived_at = timezone.now()
+        app.save(update_fields=["archived_at"])
+        _audit_app(Kind.APP_ARCHIVED, actor=actor, app=app, ip=ip)
+    return app
+
+
+# --- deleting an audience -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DeletionResult:
+    attempt: uuid.UUID
+    outcome: str
+    app_name: str
+    audience: str
+    http_status: int | None = None
+    error_name: str = ""
+    error_code: str = ""
+    batch_message: str = ""
+    reason: str = ""
+    tries: int = 0
+    duration_ms: int = 0
+
+    @property
+    def deleted(self) -> bool:
+        return self.outcome == Outcome.DELETED
+
+    @property
+    def message(self) -> str:
+        return describe_deletion(self)
+
+
+def audience_delete(
+    *,
+    actor: AbstractBaseUser | None,
+    app: BatchApp,
+    name: str,
+    ip: str | None,
+    source: str = AuditEvent.Source.WEB,
+    actor_label: str = "",
+    client: batch_api.BatchClient | None = None,
+) -> DeletionResult:
+    """Delete audience ``name`` of ``app`` in Batch, auditing the attempt before and after.
+
+    The *requested* event is committed before Batch is called; if it cannot be written, nothing is
+    sent. A Batch-side failure is an outcome, not an exception: the *completed* event and the
+    returned result say what Batch answered, and only a 2xx answer counts as ``deleted``.
+    """
+    if not batch_api.is_valid_audience_name(name):
+        raise ValidationError("Invalid audience name.", code="invalid_name")
+    app = BatchApp.objects.get(pk=app.pk)  # its current name and state, not a stale copy
+    if app.is_archived:
+        raise ValidationError(f"App “{app.name}” is archived.", code="archived")
+    if actor is not None and not actor.has_perm(DELETE_PERMISSION):
+        raise PermissionDenied("You may not delete audiences.")
+
+    attempt = uuid.uuid4()
+    common = {
+        "attempt": attempt,
+        "source": source,
+        "app": app,
+        "app_name": app.name,
+        "ip": ip,
+        "audience": name,
+        **_actor_fields(actor, actor_label or source),
+    }
+    AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, **common)
+
+    started = time.monotonic()
+    result = _call_batch(app, name, client or batch_api.get_client())
+    duration_ms = round((time.monotonic() - started) * 1000)
+    result = DeletionResult(attempt=attempt, app_name=app.name, audience=name, **result, duration_ms=duration_ms)
+    AuditEvent.objects.create(
+        kind=Kind.DELETE_COMPLETED,
+        outcome=result.outcome,
+        http_status=result.http_status,
+        error_name=result.error_name,
+        error_code=result.error_code,
+        message=result.batch_message or REASONS.get(result.reason, result.reason),
+        tries=result.tries,
+        duration_ms=duration_ms,
+        **common,
+    )
+    return result
+
+
+def app_credentials(app: BatchApp) -> batch_api.Credentials:
+    """Decrypt the app's current keys (raises DecryptionError if the configured keys cannot)."""
+    api_key, rest_api_key = BatchApp.objects.filter(pk=app.pk).values_list("api_key", "rest_api_key").get()
+    return batch_api.Credentials(api_key=api_key, rest_api_key=rest_api_key)
+
+
+def _call_batch(app: BatchApp, name: str, client: batch_api.BatchClient) -> dict:
+    try:
+        credentials = app_credentials(app)
+    except DecryptionError:
+        return {"outcome": Outcome.FAILED, "reason": "undecryptable_keys", "tries": 0}
+    try:
+        response = client.delete_audience(credentials, name)
+    except batch_api.BatchApiError as exc:
+        return _from_error(Outcome.REJECTED, exc)
+    except batch_api.BatchUnavailable as exc:
+        return _from_error(Outcome.FAILED, exc)
+    except batch_api.OutcomeUnknown as exc:
+        return _from_error(Outcome.UNKNOWN, exc)
+    return {
+        "outcome": Outcome.DELETED,
+        "http_status": response.status,
+        "tries": response.tries,
+        "reason": "deleted",
+    }
+
+
+def _from_error(outcome: str, exc: batch_api.BatchError) -> dict:
+    return {
+        "outcome": outcome,
+        "http_status": exc.http_status,
+        "error_name": exc.name,
+        "error_code": exc.code,
+        "batch_message": exc.message,
+        "reason": exc.reason,
+        "tries": exc.tries,
+    }
+
+
+# What the audit's message column says when Batch sent no message of its own.
+REASONS = {
+    "deleted": "",
+    "undecryptable_keys": "the app's stored keys cannot be decrypted; nothing was sent to Batch",
+    "timeout": "no answer before the read timeout",
+    "connection_lost": "connection lost after the request was sent",
+    "gateway_timeout": "a proxy timed out waiting for Batch",
+    "connect": "could not connect to Batch",
+    "tls": "TLS handshake with Batch failed",
+    "invalid_request": "the request could not be made (check BATCH_API_URL)",
+    "redirect": "Batch answered with an unexpected redirect",
+    "http": "Batch answered with an error",
+    "rejected": "Batch rejected the request",
+}
+
+
+def describe_deletion(result: DeletionResult) -> str:
+    """One paragraph for the operator: what happened, and what to do next."""
+    app, audience = f"“{result.app_name}”", f"“{result.audience}”"
+    said = ""
+    if result.http_status:
+        label = " ".join(filter(None, [result.error_name, f"HTTP {result.http_status}"]))
+        detail = f" — {result.batch_message.rstrip('.')}" if result.batch_message else ""
+        said = f" Batch said: {label}{detail}."
+    tries = f" ({result.tries} tries)" if result.tries > 1 else ""
+
+    if result.outcome == Outcome.DELETED:
+        return f"Audience {audience} was deleted from app {app}."
+    if result.outcome == Outcome.REJECTED:
+        status = result.http_status
+        if status == 401 or result.error_name == "AUTHENTICATION_INVALID":
+            advice = (
+                f"Batch rejected the keys of app {app}: the REST API key or the API key is wrong "
+                "or was revoked. Nothing was deleted. A key administrator should check the app's keys."
+            )
+        elif status == 403 or result.error_name == "API_MISUSE":
+            advice = (
+                f"Batch refused this request for app {app} (not allowed with these keys). "
+                "Nothing was deleted. A key administrator should check that the REST API key "
+                "may manage custom audiences for this app."
+            )
+        elif status == 404 or result.error_name == "ROUTE_NOT_FOUND":
+            advice = (
+                f"Batch has no audience {audience} in app {app}. Nothing was deleted. It may have "
+                "been deleted already, or the name differs (names are case-sensitive)."
+            )
+        elif status == 429:
+            advice = "Batch is rate-limiting requests. Nothing was deleted. Wait a minute, then try again."
+        else:
+            advice = (
+                f"Batch rejected the request to delete {audience} from app {app} as invalid. "
+                "Nothing was deleted. Check the audience name; if it is right, report this error."
+            )
+        return advice + said
+    if result.outcome == Outcome.FAILED:
+        if result.reason == "undecryptable_keys":
+            return (
+                f"The stored keys of app {app} cannot be decrypted with the configured "
+                "FIELD_ENCRYPTION_KEYS. Nothing was sent to Batch and nothing was deleted. "
+                "An administrator must restore the encryption key, or re-enter the app's keys."
+            )
+        if result.reason in ("connect", "tls", "invalid_request"):
+            return (
+                f"Could not reach Batch{tries}: {REASONS[result.reason]}. Nothing was sent, so "
+                f"audience {audience} was not deleted. Try again later; if it persists, check the "
+                "network and BATCH_API_URL."
+            )
+        if result.http_status == 503:
+            what = "Batch is in maintenance or temporarily unavailable"
+        elif result.http_status == 429:
+            what = "Batch kept rate-limiting the request"
+        else:
+            what = "Batch kept answering with a server error"
+        return (
+            f"{what}{tries}, so it did not confirm the deletion of {audience} from app {app}. "
+            "Try again in a few minutes." + said
+        )
+    # UNKNOWN
+    return (
+        f"The outcome is unknown: the request to delete {audience} from app {app} was sent, but "
+        f"{REASONS.get(result.reason, 'no answer came back')}. Batch may or may not have deleted "
+        "it. Check whether the audience still exists in Batch before trying again." + said
+    )

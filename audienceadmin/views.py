@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from audienceadmin import selectors, services
+from audienceadmin.forms import AppForm, ConfirmDeleteForm, DeleteAudienceForm
+from audienceadmin.models import AuditEvent, BatchApp
+
+OUTCOME_LEVEL = {
+    AuditEvent.Outcome.DELETED: messages.SUCCESS,
+    AuditEvent.Outcome.REJECTED: messages.ERROR,
+    AuditEvent.Outcome.FAILED: messages.ERROR,
+    AuditEvent.Outcome.UNKNOWN: messages.WARNING,
+}
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    return request.META.get("REMOTE_ADDR") or None
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    recent = None
+    if request.user.has_perm("audienceadmin.view_auditevent"):
+        recent = selectors.deletion_attempts_page(page=1, per_page=5).object_list
+    return render(request, "audienceadmin/home.html", {"recent": recent})
+
+
+# --- apps and keys ----------------------------------------------------------------------------
+
+
+@require_GET
+@permission_required("audienceadmin.view_batchapp", raise_exception=True)
+def app_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "audienceadmin/app_list.html", {"apps": selectors.apps_all()})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("audienceadmin.add_batchapp", raise_exception=True)
+def app_create(request: HttpRequest) -> HttpResponse:
+    form = AppForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        app = services.app_create(actor=request.user, ip=client_ip(request), **form.cleaned_data)
+        messages.success(request, f"App “{app.name}” was added. Its keys are stored encrypted.")
+        return redirect("app_list")
+    return render(request, "audienceadmin/app_form.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("audienceadmin.change_batchapp", raise_exception=True)
+def app_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    app = get_object_or_404(BatchApp, pk=pk, archived_at__isnull=True)
+    form = AppForm(request.POST or None, instance=app, initial={"name": app.name})
+    if request.method == "POST" and form.is_valid():
+        services.app_update(actor=request.user, app=app, ip=client_ip(request), **form.cleaned_data)
+        messages.success(request, f"App “{form.cleaned_data['name']}” was saved.")
+        return redirect("app_list")
+    return render(request, "audienceadmin/app_form.html", {"form": form, "app": app})
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("audienceadmin.change_batchapp", raise_exception=True)
+def app_archive(request: HttpRequest, pk: int) -> HttpResponse:
+    app = get_object_or_404(BatchApp, pk=pk, archived_at__isnull=True)
+    if request.method == "GET":
+        return render(request, "audienceadmin/app_archive.html", {"app": app})
+    services.app_archive(actor=request.user, app=app, ip=client_ip(request))
+    messages.success(request, f"App “{app.name}” was archived: audiences can no longer be deleted in it.")
+    return redirect("app_list")
+
+
+# --- deleting an audience -----------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("audienceadmin.delete_audience", raise_exception=True)
+def audience_delete(request: HttpRequest) -> HttpResponse:
+    """Step 1: pick an app and a name. A valid POST shows the confirmation page (step 2)."""
+    apps = selectors.apps_for_delete(user=request.user)
+    form = DeleteAudienceForm(request.POST or None, apps=apps, initial=request.GET.dict())
+    if request.method == "POST" and form.is_valid():
+        confirm = ConfirmDeleteForm(initial=form.cleaned_data, apps=apps)
+        return render(request, "audienceadmin/delete_confirm.html", {"form": confirm, **form.cleaned_data})
+    return render(request, "audienceadmin/delete_form.html", {"form": form, "apps": apps})
+
+
+@require_POST
+@permission_required("audienceadmin.delete_audience", raise_exception=True)
+def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
+    """Step 3: the name was typed again; call Batch, say what happened, redirect."""
+    form = ConfirmDeleteForm(request.POST, apps=selectors.apps_for_delete(user=request.user))
+    if not form.is_valid():
+        if "app" in form.errors or "name" in form.errors:
+            messages.error(request, "That deletion request was not valid; nothing was deleted.")
+            return redirect("audience_delete")
+        return render(
+            request,
+            "audienceadmin/delete_confirm.html",
+            {"form": form, **form.cleaned_data},
+            status=400,
+        )
+    result = services.audience_delete(
+        actor=request.user,
+        app=form.cleaned_data["app"],
+        name=form.cleaned_data["name"],
+        ip=client_ip(request),
+    )
+    messages.add_message(request, OUTCOME_LEVEL[result.outcome], result.message)
+    return redirect("history")
+
+
+# --- history --------------------------------------------------------------------------------------
+
+
+@require_GET
+@permission_required("audienceadmin.view_auditevent", raise_exception=True)
+def history(request: HttpRequest) -> HttpResponse:
+    page = selectors.deletion_attempts_page(page=request.GET.get("page"))
+    return render(request, "audienceadmin/history.html", {"page": page})

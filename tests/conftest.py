@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+
+import pytest
+from cryptography.fernet import Fernet
+from django.contrib.auth.models import Group, Permission
+
+from audienceadmin import batch_api, roles, services
+from audienceadmin.simulator import BatchSimulator
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):
+    """Each test gets its own encryption key, fast password hashing, static files without a
+    build manifest, and a Batch URL where nothing listens (tests that talk to Batch use the
+    simulator: nothing ever reaches the real API)."""
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.BATCH_API_URL = "http://127.0.0.1:9"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture
+def simulator():
+    with BatchSimulator() as sim:
+        yield sim
+
+
+@pytest.fixture
+def batch_url(settings, simulator):
+    settings.BATCH_API_URL = simulator.url
+    return simulator.url
+
+
+@dataclass
+class FakeTime:
+    """An injectable clock and sleep: waits are recorded and advance the clock instantly."""
+
+    now: float = 1000.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@pytest.fixture
+def fake_time() -> FakeTime:
+    return FakeTime()
+
+
+@pytest.fixture
+def client_config(batch_url) -> batch_api.ClientConfig:
+    return batch_api.ClientConfig(base_url=batch_url, connect_timeout=1.0, read_timeout=1.0, deadline=60.0, max_tries=4)
+
+
+@pytest.fixture
+def fast_client(client_config, fake_time, monkeypatch) -> batch_api.BatchClient:
+    """The process client, with instant backoff waits; the service and views use it."""
+    client = batch_api.BatchClient(client_config, sleep=fake_time.sleep, clock=fake_time.clock)
+    monkeypatch.setattr(batch_api, "get_client", lambda: client)
+    return client
+
+
+@pytest.fixture
+def role_groups(db) -> dict[str, Group]:
+    roles.ensure_roles(Group, Permission)  # transactional tests flush the migration's groups
+    return {name: Group.objects.get(name=name) for name in roles.ROLES}
+
+
+def make_user(django_user_model, username: str, group: Group | None = None, **extra):
+    user = django_user_model.objects.create_user(username=username, password=PASSWORD, **extra)
+    if group is not None:
+        user.groups.add(group)
+    return user
+
+
+PASSWORD = "correct horse battery staple 42"
+
+
+@pytest.fixture
+def viewer(django_user_model, role_groups):
+    return make_user(django_user_model, "vera", role_groups[roles.VIEWERS])
+
+
+@pytest.fixture
+def operator(django_user_model, role_groups):
+    return make_user(django_user_model, "otto", role_groups[roles.OPERATORS])
+
+
+@pytest.fixture
+def keyadmin(django_user_model, role_groups):
+    return make_user(django_user_model, "kim", role_groups[roles.KEY_ADMINISTRATORS])
+
+
+@dataclass(frozen=True)
+class AppKeys:
+    api_key: str
+    rest_api_key: str
+
+
+@pytest.fixture
+def app_keys() -> AppKeys:
+    """Recognisable, random keys: tests search for them where they must never appear."""
+    return AppKeys(
+        api_key="APIKEY" + secrets.token_hex(12).upper(),
+        rest_api_key="RESTKEY" + secrets.token_hex(12),
+    )
+
+
+@pytest.fixture
+def batch_app(db, keyadmin, app_keys, simulator):
+    """An app known to the simulator, with three audiences."""
+    simulator.add_app(app_keys.api_key, app_keys.rest_api_key, audiences=["spring-sale", "churned_q3", "beta"])
+    return services.app_create(
+        actor=keyadmin,
+        name="Shop iOS",
+        api_key=app_keys.api_key,
+        rest_api_key=app_keys.rest_api_key,
+        ip="127.0.0.1",
+    )

@@ -1,0 +1,718 @@
+"""The Batch simulator, exercised over real sockets with the standard library only."""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+from urllib.parse import urlsplit
+
+import pytest
+
+from audienceadmin.simulator import ERRORS, BatchSimulator, RecordedRequest, main
+
+API_KEY = "LIVE0123456789ABCDEF"
+REST_KEY = "rest-secret-9f8e7d6c5b4a"
+OTHER_KEY = "DEV000000000000OTHER"
+OTHER_REST = "rest-secret-other-1111"
+BASE = f"/1.1/{API_KEY}/custom-audience"
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Response(NamedTuple):
+    status: int
+    headers: http.client.HTTPMessage
+    body: bytes
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+def _address(sim: BatchSimulator) -> tuple[str, int]:
+    parts = urlsplit(sim.url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    return parts.hostname, parts.port
+
+
+def call(
+    sim: BatchSimulator,
+    method: str,
+    path: str,
+    *,
+    body: bytes | dict[str, Any] | None = None,
+    auth: str | None = REST_KEY,
+    headers: dict[str, str] | None = None,
+    timeout: float = 5.0,
+) -> Response:
+    host, port = _address(sim)
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        all_headers = {"Content-Type": "application/json", **(headers or {})}
+        if auth is not None:
+            all_headers["X-Authorization"] = auth
+        data = json.dumps(body).encode() if isinstance(body, dict) else body
+        conn.request(method, path, body=data, headers=all_headers)
+        resp = conn.getresponse()
+        return Response(resp.status, resp.headers, resp.read())
+    finally:
+        conn.close()
+
+
+def urlopen(url: str, headers: dict[str, str]) -> Any:
+    """urllib over loopback http:// only (the scheme is checked, hence the S310 waivers)."""
+    assert url.startswith("http://127.0.0.1:")
+    request = urllib.request.Request(url, headers=headers)  # noqa: S310
+    return urllib.request.urlopen(request, timeout=5)  # noqa: S310
+
+
+def control(sim: BatchSimulator, method: str, route: str, body: Any = None) -> Response:
+    data = None if body is None else json.dumps(body).encode()
+    return call(sim, method, f"/_sim{route}", body=data, auth=None)
+
+
+def assert_error(resp: Response, name: str) -> dict[str, Any]:
+    status, code = ERRORS[name]
+    assert resp.status == status
+    assert resp.headers["Content-Type"] == "application/json"
+    payload = resp.json()
+    assert payload["code"] == code
+    assert payload["error_code"] == name
+    assert isinstance(payload["message"], str)
+    assert payload["message"]
+    assert API_KEY not in payload["message"]
+    assert REST_KEY not in payload["message"]
+    return payload
+
+
+@pytest.fixture
+def sim() -> Iterator[BatchSimulator]:
+    with BatchSimulator() as simulator:
+        simulator.add_app(API_KEY, REST_KEY, ["oldest", "middle", "newest"])
+        simulator.add_app(OTHER_KEY, OTHER_REST, ["theirs"])
+        yield simulator
+
+
+# -- API happy paths -------------------------------------------------------------------------
+
+
+def test_list_is_newest_first_with_the_documented_fields(sim: BatchSimulator) -> None:
+    resp = call(sim, "GET", BASE)
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == "application/json"
+    assert int(resp.headers["Content-Length"]) == len(resp.body)
+    items = resp.json()["custom_audiences"]
+    assert [item["name"] for item in items] == ["newest", "middle", "oldest"]
+    assert set(items[0]) == {"name", "type", "description", "nb_ids", "created", "updated"}
+    assert TIMESTAMP.fullmatch(items[0]["created"])
+    assert sim.audience_names(API_KEY) == ["newest", "middle", "oldest"]
+
+
+def test_list_pagination_and_limits(sim: BatchSimulator) -> None:
+    for i in range(120):
+        sim.add_audience(API_KEY, f"bulk_{i:03d}")
+    default = call(sim, "GET", BASE).json()["custom_audiences"]
+    assert [a["name"] for a in default] == [f"bulk_{i:03d}" for i in range(119, 109, -1)]
+    page = call(sim, "GET", f"{BASE}?from=10&limit=5").json()["custom_audiences"]
+    assert [a["name"] for a in page] == [f"bulk_{i:03d}" for i in range(109, 104, -1)]
+    assert len(call(sim, "GET", f"{BASE}?limit=100").json()["custom_audiences"]) == 100
+    tail = call(sim, "GET", f"{BASE}?from=120&limit=100").json()["custom_audiences"]
+    assert [a["name"] for a in tail] == ["newest", "middle", "oldest"]
+    assert call(sim, "GET", f"{BASE}?from=500").json() == {"custom_audiences": []}
+    for query in ("limit=101", "limit=0", "limit=abc", "from=-1", "from=x", "from=", "limit=1.5"):
+        assert_error(call(sim, "GET", f"{BASE}?{query}"), "MALFORMED_PARAMETER")
+
+
+def test_view_returns_detail_with_indexing_state(sim: BatchSimulator) -> None:
+    sim.add_audience(API_KEY, "vip", type="advertising_ids", description="VIPs", nb_ids=42)
+    resp = call(sim, "GET", f"{BASE}/vip")
+    assert resp.status == 200
+    assert resp.json() == {
+        "name": "vip",
+        "type": "advertising_ids",
+        "description": "VIPs",
+        "created": resp.json()["created"],
+        "updated": resp.json()["updated"],
+        "nb_ids": 42,
+        "indexing_state": "APPLIED",
+    }
+    assert TIMESTAMP.fullmatch(resp.json()["updated"])
+
+
+def test_create_view_delete_cycle(sim: BatchSimulator) -> None:
+    created = call(sim, "POST", f"/1.0/{API_KEY}/custom-audience/fresh", body={"type": "custom_ids"})
+    assert (created.status, created.json()) == (200, {})
+    assert sim.audience_names(API_KEY)[0] == "fresh"
+    assert call(sim, "GET", f"{BASE}/fresh").json()["type"] == "custom_ids"
+    duplicate = call(sim, "POST", f"{BASE}/fresh", body={"type": "custom_ids"})
+    assert "exists" in assert_error(duplicate, "MALFORMED_PARAMETER")["message"]
+    deleted = call(sim, "DELETE", f"{BASE}/fresh")
+    assert (deleted.status, deleted.json()) == (200, {})
+    assert "fresh" not in sim.audience_names(API_KEY)
+    assert_error(call(sim, "GET", f"{BASE}/fresh"), "ROUTE_NOT_FOUND")
+    assert_error(call(sim, "DELETE", f"{BASE}/fresh"), "ROUTE_NOT_FOUND")
+
+
+def test_create_validates_its_body(sim: BatchSimulator) -> None:
+    assert_error(call(sim, "POST", f"{BASE}/x1", body=b"{not json"), "MALFORMED_JSON_BODY")
+    assert_error(call(sim, "POST", f"{BASE}/x1", body=b"[1, 2]"), "MALFORMED_JSON_BODY")
+    assert_error(call(sim, "POST", f"{BASE}/x1", body=b"\xff\xfe"), "MALFORMED_JSON_BODY")
+    assert_error(call(sim, "POST", f"{BASE}/x1", body={"description": "d"}), "MISSING_PARAMETER")
+    assert_error(call(sim, "POST", f"{BASE}/x1", body={"type": "nope"}), "MALFORMED_PARAMETER")
+    assert "x1" not in sim.audience_names(API_KEY)
+
+
+def test_patch_and_put_adjust_nb_ids(sim: BatchSimulator) -> None:
+    add = {"ids": [{"action": "add", "id": f"install-{i}"} for i in range(5)]}
+    resp = call(sim, "PATCH", f"{BASE}/middle", body=add)
+    assert resp.status == 200
+    assert re.fullmatch(r"[0-9a-f]+", resp.json()["indexing_token"])
+    remove = {"ids": [{"action": "remove", "id": "install-0"}, {"action": "remove", "id": "x"}]}
+    assert call(sim, "PATCH", f"{BASE}/middle", body=remove).status == 200
+    assert call(sim, "GET", f"{BASE}/middle").json()["nb_ids"] == 4
+    replace = {"ids": [{"id": "a"}, {"id": "b"}]}
+    assert call(sim, "PUT", f"{BASE}/middle", body=replace).status == 200
+    assert call(sim, "GET", f"{BASE}/middle").json()["nb_ids"] == 2
+    assert_error(call(sim, "PATCH", f"{BASE}/middle", body=b"{"), "MALFORMED_JSON_BODY")
+    assert_error(call(sim, "PATCH", f"{BASE}/ghost", body=add), "ROUTE_NOT_FOUND")
+    bad_action = {"ids": [{"action": "toggle", "id": "a"}]}
+    assert_error(call(sim, "PATCH", f"{BASE}/middle", body=bad_action), "MALFORMED_PARAMETER")
+
+
+def test_keep_alive_connection_is_reused(sim: BatchSimulator) -> None:
+    host, port = _address(sim)
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        statuses = []
+        for method, path, body in [
+            ("GET", BASE, None),
+            ("GET", f"{BASE}/ghost", None),
+            ("POST", f"{BASE}/kept", b'{"type": "custom_ids"}'),
+            ("POST", f"{BASE}/kept2", b"{broken"),
+            ("DELETE", f"{BASE}/kept", None),
+            ("HEAD", BASE, None),
+            ("GET", f"{BASE}/newest", None),
+        ]:
+            conn.request(method, path, body=body, headers={"X-Authorization": REST_KEY})
+            resp = conn.getresponse()
+            resp.read()
+            statuses.append(resp.status)
+            assert resp.getheader("Connection") != "close"
+        sock = conn.sock
+        assert sock is not None
+        assert statuses == [200, 404, 200, 400, 200, 404, 200]
+        assert conn.sock is sock
+    finally:
+        conn.close()
+
+
+def test_chunked_request_body_is_accepted(sim: BatchSimulator) -> None:
+    host, port = _address(sim)
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    try:
+        chunks = iter([b'{"type": ', b'"custom_ids"}'])
+        conn.request(
+            "POST",
+            f"{BASE}/chunky",
+            body=chunks,
+            headers={"X-Authorization": REST_KEY},
+            encode_chunked=True,
+        )
+        assert conn.getresponse().status == 200
+    finally:
+        conn.close()
+    assert sim.requests[-1].body == b'{"type": "custom_ids"}'
+
+
+# -- authentication, routing, names ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "auth"),
+    [
+        (BASE, None),
+        (BASE, "wrong-rest-key"),
+        (BASE, OTHER_REST),
+        (BASE, ""),
+        ("/1.1/UNKNOWNAPIKEY/custom-audience", REST_KEY),
+        ("/1.1/UNKNOWNAPIKEY/custom-audience/oldest", REST_KEY),
+        (f"{BASE}/oldest", None),
+    ],
+)
+def test_authentication_failures_are_401(sim: BatchSimulator, path: str, auth: str | None) -> None:
+    method = "DELETE" if path.endswith("oldest") else "GET"
+    assert_error(call(sim, method, path, auth=auth), "AUTHENTICATION_INVALID")
+    assert "oldest" in sim.audience_names(API_KEY)
+
+
+def test_one_app_cannot_reach_another(sim: BatchSimulator) -> None:
+    assert_error(call(sim, "DELETE", f"/1.1/{OTHER_KEY}/custom-audience/theirs"), "AUTHENTICATION_INVALID")
+    assert_error(call(sim, "GET", f"{BASE}/theirs"), "ROUTE_NOT_FOUND")
+    assert sim.audience_names(OTHER_KEY) == ["theirs"]
+
+
+def test_percent_encoding_never_reaches_another_route(sim: BatchSimulator) -> None:
+    sim.add_audience(API_KEY, "a")
+    sim.add_audience(API_KEY, "Abc")
+    before = sim.audience_names(API_KEY)
+    for encoded in ("a%2Fb", "a%2F..%2Fb", "%2E%2E", "..", "a%20b", "%C3%A9t%C3%A9", "%ff", "a%00"):
+        assert_error(call(sim, "DELETE", f"{BASE}/{encoded}"), "MALFORMED_PARAMETER")
+    assert_error(call(sim, "DELETE", f"{BASE}/{'x' * 256}"), "MALFORMED_PARAMETER")
+    assert sim.audience_names(API_KEY) == before
+    assert call(sim, "GET", f"{BASE}/%41bc").json()["name"] == "Abc"
+    encoded_key = "".join(f"%{ord(c):02X}" for c in API_KEY)
+    assert call(sim, "GET", f"/1.1/{encoded_key}/custom-audience/a").status == 200
+    assert sim.requests[-1].path == f"/1.1/{encoded_key}/custom-audience/a"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/"),
+        ("GET", "/1.1"),
+        ("GET", f"/1.2/{API_KEY}/custom-audience"),
+        ("GET", f"/1.1/{API_KEY}/custom-audiences"),
+        ("GET", f"{BASE}/a/b"),
+        ("POST", BASE),
+        ("DELETE", BASE),
+        ("OPTIONS", f"{BASE}/oldest"),
+        ("BREW", f"{BASE}/oldest"),
+        ("GET", f"/1.1/{API_KEY}/custom%2Daudience"),
+    ],
+)
+def test_unknown_routes_and_methods_are_404(sim: BatchSimulator, method: str, path: str) -> None:
+    assert_error(call(sim, method, path), "ROUTE_NOT_FOUND")
+    assert sim.audience_names(API_KEY) == ["newest", "middle", "oldest"]
+
+
+def test_garbage_on_the_socket_does_not_kill_the_server(sim: BatchSimulator) -> None:
+    host, port = _address(sim)
+    for garbage in (
+        b"\x00\x01\x02 nonsense\r\n\r\n",
+        b"GET /x HTTP/9.9\r\n\r\n",
+        b"GET " + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+        f"POST {BASE}/x HTTP/1.1\r\nContent-Length: -5\r\n\r\n".encode(),
+        f"POST {BASE}/x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc".encode(),
+    ):
+        with socket.create_connection((host, port), timeout=2) as sock:
+            sock.sendall(garbage)
+            sock.shutdown(socket.SHUT_WR)
+            reply = b""
+            with contextlib.suppress(ConnectionResetError):
+                while chunk := sock.recv(65536):
+                    reply += chunk
+            assert reply == b"" or reply.startswith((b"HTTP/1.", b"{"))
+            assert API_KEY.encode() not in reply
+    assert call(sim, "GET", BASE).status == 200
+
+
+# -- fault injection ---------------------------------------------------------------------------
+
+
+def test_error_fault_once_then_normal(sim: BatchSimulator) -> None:
+    fault = sim.add_fault(action="error", error="SERVER_ERROR", times=1)
+    assert fault["id"]
+    assert fault["remaining"] == 1
+    assert_error(call(sim, "DELETE", f"{BASE}/oldest"), "SERVER_ERROR")
+    assert "oldest" in sim.audience_names(API_KEY)
+    assert call(sim, "DELETE", f"{BASE}/oldest").status == 200
+    assert [(r.fault, r.status) for r in sim.requests] == [("error", 500), (None, 200)]
+
+
+def test_error_fault_n_times_with_remaining_counts(sim: BatchSimulator) -> None:
+    sim.add_fault(action="error", error="MAINTENANCE_ERROR", times=3, method="get")
+    for expected_remaining in (2, 1, 0):
+        assert_error(call(sim, "GET", BASE), "MAINTENANCE_ERROR")
+        faults = control(sim, "GET", "/faults").json()["faults"]
+        assert faults[0]["remaining"] == expected_remaining
+    assert call(sim, "GET", BASE).status == 200
+    assert control(sim, "GET", "/faults").json()["faults"][0]["hits"] == 3
+
+
+def test_error_fault_always_with_retry_after_and_status_override(sim: BatchSimulator) -> None:
+    sim.add_fault(action="error", error="TOO_MANY_REQUESTS", retry_after="5")
+    for _ in range(3):
+        resp = call(sim, "GET", f"{BASE}/newest")
+        assert_error(resp, "TOO_MANY_REQUESTS")
+        assert resp.headers["Retry-After"] == "5"
+    sim.clear_faults()
+    sim.add_fault(action="error", error="SERVER_ERROR", status=502)
+    resp = call(sim, "GET", BASE)
+    assert resp.status == 502
+    assert resp.json()["error_code"] == "SERVER_ERROR"
+    assert "Retry-After" not in resp.headers
+
+
+def test_fault_selectors(sim: BatchSimulator) -> None:
+    sim.add_fault(action="error", error="API_MISUSE", audience="middle", method="DELETE")
+    sim.add_fault(action="error", error="MAINTENANCE_ERROR", api_key=OTHER_KEY)
+    assert call(sim, "GET", f"{BASE}/middle").status == 200
+    assert call(sim, "GET", BASE).status == 200
+    assert_error(call(sim, "DELETE", f"{BASE}/middle"), "API_MISUSE")
+    assert call(sim, "DELETE", f"{BASE}/oldest").status == 200
+    other = call(sim, "GET", f"/1.1/{OTHER_KEY}/custom-audience", auth=OTHER_REST)
+    assert_error(other, "MAINTENANCE_ERROR")
+
+
+def test_first_active_fault_wins_in_insertion_order(sim: BatchSimulator) -> None:
+    sim.add_fault(action="error", error="SERVER_ERROR", times=1)
+    sim.add_fault(action="error", error="MAINTENANCE_ERROR", times=1)
+    statuses = [call(sim, "GET", BASE).status for _ in range(3)]
+    assert statuses == [500, 503, 200]
+
+
+def test_delay_fault_and_global_latency(sim: BatchSimulator) -> None:
+    sim.add_fault(action="delay", latency=0.3, times=1)
+    started = time.monotonic()
+    assert call(sim, "GET", BASE).status == 200
+    assert 0.3 <= time.monotonic() - started < 2.0
+    assert (sim.requests[-1].fault, sim.requests[-1].status) == ("delay", 200)
+    started = time.monotonic()
+    call(sim, "GET", BASE)
+    assert time.monotonic() - started < 0.25
+    assert control(sim, "POST", "/latency", {"latency": 0.2}).json() == {"latency": 0.2}
+    started = time.monotonic()
+    assert call(sim, "GET", BASE).status == 200
+    assert time.monotonic() - started >= 0.2
+    started = time.monotonic()
+    assert control(sim, "GET", "/faults").status == 200
+    assert time.monotonic() - started < 0.15
+
+
+def test_constructor_latency_applies_to_api_calls() -> None:
+    with BatchSimulator(latency=0.2) as slow:
+        slow.add_app(API_KEY, REST_KEY, ["a"])
+        started = time.monotonic()
+        assert call(slow, "GET", BASE).status == 200
+        assert time.monotonic() - started >= 0.2
+
+
+def test_timeout_fault_never_answers(sim: BatchSimulator) -> None:
+    sim.add_fault(action="timeout", times=1)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        call(sim, "DELETE", f"{BASE}/oldest", timeout=0.3)
+    assert time.monotonic() - started < 2.0
+    recorded = sim.requests[-1]
+    assert (recorded.method, recorded.fault, recorded.status) == ("DELETE", "timeout", None)
+    assert "oldest" in sim.audience_names(API_KEY)
+    assert call(sim, "GET", BASE).status == 200
+
+
+def test_drop_fault_closes_without_a_byte(sim: BatchSimulator) -> None:
+    sim.add_fault(action="drop", times=1, method="DELETE")
+    with pytest.raises((ConnectionError, http.client.HTTPException)):
+        call(sim, "DELETE", f"{BASE}/oldest", body=b'{"ignored": true}')
+    recorded = sim.requests[-1]
+    assert (recorded.fault, recorded.status, recorded.body) == ("drop", None, b'{"ignored": true}')
+    assert "oldest" in sim.audience_names(API_KEY)
+    assert call(sim, "DELETE", f"{BASE}/oldest").status == 200
+
+
+def test_drop_fault_seen_through_urllib(sim: BatchSimulator) -> None:
+    sim.add_fault(action="drop")
+    with pytest.raises((urllib.error.URLError, ConnectionError, http.client.HTTPException)):
+        urlopen(f"{sim.url}{BASE}", {"X-Authorization": REST_KEY})
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "content_type"),
+    [
+        ({"action": "malformed"}, 500, "application/json"),
+        ({"action": "malformed", "status": 503}, 503, "application/json"),
+        ({"action": "html"}, 502, "text/html; charset=utf-8"),
+        ({"action": "html", "status": 504}, 504, "text/html; charset=utf-8"),
+        ({"action": "empty"}, 503, None),
+        ({"action": "huge"}, 500, "application/json"),
+    ],
+)
+def test_broken_body_faults(sim: BatchSimulator, fault: dict[str, Any], status: int, content_type: str | None) -> None:
+    sim.add_fault(**fault)
+    resp = call(sim, "DELETE", f"{BASE}/oldest")
+    assert resp.status == status
+    assert resp.headers.get("Content-Type") == content_type
+    assert int(resp.headers["Content-Length"]) == len(resp.body)
+    action = fault["action"]
+    if action == "malformed":
+        with pytest.raises(ValueError):
+            resp.json()
+        assert resp.body.startswith(b'{"code": 1')
+    elif action == "html":
+        assert b"<html>" in resp.body
+        assert str(status).encode() in resp.body
+    elif action == "empty":
+        assert resp.body == b""
+    else:
+        assert len(resp.body) >= 5 * 1024 * 1024 - 1024
+        assert resp.json()["error_code"] == "SERVER_ERROR"
+    assert "oldest" in sim.audience_names(API_KEY)
+    assert (sim.requests[-1].fault, sim.requests[-1].status) == (action, status)
+
+
+def test_huge_fault_can_be_abandoned_by_a_bounded_reader(sim: BatchSimulator) -> None:
+    sim.add_fault(action="huge", times=1)
+    host, port = _address(sim)
+    conn = http.client.HTTPConnection(host, port, timeout=5)
+    conn.request("GET", BASE, headers={"X-Authorization": REST_KEY})
+    resp = conn.getresponse()
+    assert len(resp.read(1024)) == 1024
+    resp.close()
+    conn.close()
+    assert call(sim, "GET", BASE).status == 200
+
+
+def test_add_fault_rejects_bad_input(sim: BatchSimulator) -> None:
+    with pytest.raises(ValueError):
+        sim.add_fault(action="explode")
+    with pytest.raises(ValueError):
+        sim.add_fault(action="error", error="NOT_AN_ERROR")
+    with pytest.raises(ValueError):
+        sim.add_fault(action="error", times=0)
+    with pytest.raises(ValueError):
+        sim.add_fault(action="delay", latency=-1)
+    with pytest.raises(ValueError):
+        sim.add_fault(action="error", retry_after="5\r\nX-Injected: 1")
+    assert sim.faults() == []
+
+
+# -- request log and control plane -------------------------------------------------------------
+
+
+def test_request_log_records_what_the_server_received(sim: BatchSimulator) -> None:
+    call(sim, "GET", f"{BASE}?from=0&limit=2")
+    call(sim, "POST", f"{BASE}/logged", body={"type": "custom_ids"}, auth="bad-key")
+    call(sim, "DELETE", f"{BASE}/a%2Fb")
+    control(sim, "GET", "/faults")
+    log = sim.requests
+    assert all(isinstance(r, RecordedRequest) for r in log)
+    assert [(r.method, r.path, r.query, r.status) for r in log] == [
+        ("GET", BASE, "from=0&limit=2", 200),
+        ("POST", f"{BASE}/logged", "", 401),
+        ("DELETE", f"{BASE}/a%2Fb", "", 400),
+    ]
+    assert log[0].headers["X-Authorization"] == REST_KEY
+    assert log[1].headers["X-Authorization"] == "bad-key"
+    assert json.loads(log[1].body) == {"type": "custom_ids"}
+    assert all(r.fault is None for r in log)
+    assert log[0].received_at <= log[1].received_at <= log[2].received_at <= time.monotonic()
+    sim.clear_requests()
+    assert sim.requests == []
+
+
+def test_request_log_normalises_header_names(sim: BatchSimulator) -> None:
+    with urlopen(f"{sim.url}{BASE}", {"x-authorization": REST_KEY}) as resp:
+        assert resp.status == 200
+    assert sim.requests[-1].headers["X-Authorization"] == REST_KEY
+
+
+def test_control_plane_round_trip(sim: BatchSimulator) -> None:
+    assert control(sim, "GET", "/health").json() == {"status": "ok"}
+    created = control(
+        sim,
+        "POST",
+        "/apps",
+        {"api_key": "K2", "rest_api_key": "R2", "audiences": ["one", {"name": "two", "nb_ids": 7}]},
+    )
+    assert created.json() == {"audiences": ["two", "one"]}
+    resp = call(sim, "GET", "/1.1/K2/custom-audience/two", auth="R2")
+    assert resp.json()["nb_ids"] == 7
+    added = control(sim, "POST", "/audiences", {"api_key": "K2", "name": "three"})
+    assert added.json()["audiences"][0] == "three"
+
+    fault = control(sim, "POST", "/faults", {"action": "error", "error": "SERVER_ERROR", "times": 2})
+    assert fault.status == 200
+    assert fault.json()["remaining"] == 2
+    assert call(sim, "GET", "/1.1/K2/custom-audience", auth="R2").status == 500
+    listed = control(sim, "GET", "/faults").json()["faults"]
+    assert [(f["id"], f["remaining"]) for f in listed] == [(fault.json()["id"], 1)]
+    assert control(sim, "DELETE", "/faults").status == 200
+    assert control(sim, "GET", "/faults").json() == {"faults": []}
+
+    requests = control(sim, "GET", "/requests").json()["requests"]
+    assert [(r["method"], r["path"], r["status"]) for r in requests] == [
+        ("GET", "/1.1/K2/custom-audience/two", 200),
+        ("GET", "/1.1/K2/custom-audience", 500),
+    ]
+    assert requests[1]["fault"] == "error"
+    assert requests[0]["headers"]["X-Authorization"] == "R2"
+    assert isinstance(requests[0]["received_at"], float)
+    assert all(not r.path.startswith("/_sim") for r in sim.requests)
+    assert control(sim, "DELETE", "/requests").status == 200
+    assert sim.requests == []
+
+    assert control(sim, "POST", "/reset").status == 200
+    assert sim.audience_names(API_KEY) == []
+    assert_error(call(sim, "GET", BASE), "AUTHENTICATION_INVALID")
+
+
+def test_control_plane_is_never_faulted(sim: BatchSimulator) -> None:
+    sim.add_fault(action="drop")
+    assert control(sim, "GET", "/faults").status == 200
+    assert control(sim, "GET", "/requests").json() == {"requests": []}
+
+
+@pytest.mark.parametrize(
+    ("method", "route", "body"),
+    [
+        ("POST", "/faults", b"{nope"),
+        ("POST", "/faults", b"[]"),
+        ("POST", "/faults", b'{"action": "explode"}'),
+        ("POST", "/faults", b'{"action": "error", "times": "many"}'),
+        ("POST", "/faults", b'{"action": "error", "bogus": 1}'),
+        ("POST", "/apps", b'{"api_key": "K"}'),
+        ("POST", "/apps", b'{"api_key": "K", "rest_api_key": "R", "audiences": ["a/b"]}'),
+        ("POST", "/audiences", b'{"api_key": "missing", "name": "x"}'),
+        ("POST", "/latency", b'{"latency": "fast"}'),
+        ("POST", "/latency", b'{"latency": -1}'),
+    ],
+)
+def test_control_plane_rejects_bad_input(sim: BatchSimulator, method: str, route: str, body: bytes) -> None:
+    resp = call(sim, method, f"/_sim{route}", body=body, auth=None)
+    assert resp.status == 400
+    assert isinstance(resp.json()["message"], str)
+    assert sim.faults() == []
+    assert sim.latency == 0.0
+    assert control(sim, "GET", "/nowhere").status == 404
+
+
+# -- lifecycle --------------------------------------------------------------------------------
+
+
+def test_stop_is_prompt_while_a_request_hangs() -> None:
+    simulator = BatchSimulator().start()
+    simulator.add_app(API_KEY, REST_KEY, ["a"])
+    simulator.add_fault(action="timeout")
+    outcome: list[BaseException | int] = []
+
+    def hang() -> None:
+        try:
+            outcome.append(call(simulator, "GET", BASE, timeout=10).status)
+        except (OSError, http.client.HTTPException) as exc:
+            outcome.append(exc)
+
+    client = threading.Thread(target=hang)
+    client.start()
+    deadline = time.monotonic() + 5
+    while not simulator.requests and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert simulator.requests[0].fault == "timeout"
+    started = time.monotonic()
+    simulator.stop()
+    assert time.monotonic() - started < 2.0
+    client.join(timeout=3)
+    assert not client.is_alive()
+    assert isinstance(outcome[0], BaseException)
+    simulator.stop()
+    with pytest.raises(OSError):
+        socket.create_connection(_address(simulator), timeout=1).close()
+
+
+def test_stop_closes_idle_keep_alive_connections() -> None:
+    with BatchSimulator() as simulator:
+        simulator.add_app(API_KEY, REST_KEY)
+        host, port = _address(simulator)
+        conn = http.client.HTTPConnection(host, port, timeout=5)
+        conn.request("GET", BASE, headers={"X-Authorization": REST_KEY})
+        conn.getresponse().read()
+        started = time.monotonic()
+    assert time.monotonic() - started < 2.0
+    assert conn.sock is not None
+    assert conn.sock.recv(1) == b""
+    conn.close()
+
+
+def test_url_and_python_api_validation() -> None:
+    simulator = BatchSimulator()
+    with pytest.raises(RuntimeError):
+        _ = simulator.url
+    with simulator:
+        assert re.fullmatch(r"http://127\.0\.0\.1:\d+", simulator.url)
+        with pytest.raises(ValueError):
+            simulator.add_app(API_KEY, REST_KEY, ["bad name"])
+        with pytest.raises(ValueError):
+            simulator.add_app("", REST_KEY)
+        with pytest.raises(KeyError):
+            simulator.add_audience("unregistered", "x")
+        assert simulator.audience_names("unregistered") == []
+        simulator.add_app(API_KEY, REST_KEY, [{"name": "d", "description": "kept", "nb_ids": 3}])
+        simulator.add_app(API_KEY, REST_KEY, ["replaced"])
+        assert simulator.audience_names(API_KEY) == ["replaced"]
+
+
+# -- command line ----------------------------------------------------------------------------
+
+
+def test_cli_serves_until_sigterm() -> None:
+    fault = json.dumps({"action": "error", "error": "MAINTENANCE_ERROR", "times": 1})
+    proc = subprocess.Popen(  # noqa: S603 - fixed argv, no shell
+        [
+            sys.executable,
+            "-m",
+            "audienceadmin.simulator",
+            "--port",
+            "0",
+            "--app",
+            f"{API_KEY}:{REST_KEY}",
+            "--audience",
+            f"{API_KEY}:cli_audience",
+            "--fault",
+            fault,
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        killer = threading.Timer(10, proc.kill)
+        killer.start()
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        killer.cancel()
+        match = re.fullmatch(r"Batch simulator listening on (http://127\.0\.0\.1:(\d+))\n", line)
+        assert match, line
+        url = match.group(1)
+        headers = {"X-Authorization": REST_KEY}
+        with pytest.raises(urllib.error.HTTPError) as excinfo:
+            urlopen(f"{url}{BASE}", headers)
+        assert excinfo.value.code == 503
+        excinfo.value.close()
+        with urlopen(f"{url}{BASE}", headers) as resp:
+            names = [a["name"] for a in json.load(resp)["custom_audiences"]]
+        assert names == ["cli_audience"]
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=5)
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    log = err.decode()
+    assert "GET /1.1/<key>/custom-audience 200" in log
+    assert API_KEY not in log
+    assert REST_KEY not in log
+
+
+def test_cli_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as excinfo:
+        main(["--port", "0", "--audience", "NOAPP:name"])
+    assert excinfo.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["--port", "0", "--fault", '{"action": "explode"}'])
+    with pytest.raises(SystemExit):
+        main(["--app", "no-colon"])
+    assert "usage:" in capsys.readouterr().err
