@@ -9,12 +9,16 @@ NAME_RULE = "Letters A–Z and a–z, digits, “_” and “-” only; 1 to 255
 
 
 def validate_audience_name(value: str) -> None:
-    if not batch_api.is_valid_audience_name(value):
-        bad = sorted({c for c in value if not (c.isascii() and (c.isalnum() or c in "_-"))})
-        detail = f" It contains {', '.join(repr(c) for c in bad[:5])}." if bad else ""
-        if len(value) > 255:
-            detail = f" It is {len(value)} characters long."
-        raise forms.ValidationError(f"“{value[:60]}” is not a valid audience name.{detail} {NAME_RULE}")
+    if batch_api.is_valid_audience_name(value):
+        return
+    if len(value) > 255:
+        raise forms.ValidationError(f"This name is {len(value)} characters long; Batch allows at most 255.")
+    bad = sorted({c for c in value if not (c.isascii() and (c.isalnum() or c in "_-"))})
+    shown = ", ".join("a space" if c == " " else f"“{c}”" for c in bad[:5])
+    raise forms.ValidationError(
+        f"“{value[:60]}” is not a valid audience name: Batch does not allow {shown}. "
+        "Use only letters, digits, “_” and “-”."
+    )
 
 
 class AudienceNameField(forms.CharField):

@@ -103,7 +103,11 @@ class AuditEvent(models.Model):
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["kind", "-id"], name="audit_kind_id"),
-            models.Index(fields=["attempt"], name="audit_attempt"),
+            models.Index(fields=["kind", "at"], name="audit_kind_at"),
+        ]
+        constraints = [
+            # An attempt has one *requested* and at most one *completed* event, whoever writes it.
+            models.UniqueConstraint(fields=["attempt", "kind"], name="audit_one_event_per_attempt_kind"),
         ]
 
     def __str__(self) -> str:

@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from audienceadmin import batch_api
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, key_hint
 
+logger = logging.getLogger(__name__)
 Outcome = AuditEvent.Outcome
 Kind = AuditEvent.Kind
 DELETE_PERMISSION = "audienceadmin.delete_audience"
@@ -104,6 +110,7 @@ class DeletionResult:
     reason: str = ""
     tries: int = 0
     duration_ms: int = 0
+    recorded: bool = True  # False: the *completed* event could not be written
 
     @property
     def deleted(self) -> bool:
@@ -148,14 +155,15 @@ def audience_delete(
         "audience": name,
         **_actor_fields(actor, actor_label or source),
     }
-    AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, **common)
+    with transaction.atomic():  # if this fails, nothing is sent (and the caller's transaction survives)
+        AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, **common)
 
     started = time.monotonic()
     result = _call_batch(app, name, client or batch_api.get_client())
     duration_ms = round((time.monotonic() - started) * 1000)
     result = DeletionResult(attempt=attempt, app_name=app.name, audience=name, **result, duration_ms=duration_ms)
-    AuditEvent.objects.create(
-        kind=Kind.DELETE_COMPLETED,
+    recorded = _complete(
+        common,
         outcome=result.outcome,
         http_status=result.http_status,
         error_name=result.error_name,
@@ -163,9 +171,57 @@ def audience_delete(
         message=result.batch_message or REASONS.get(result.reason, result.reason),
         tries=result.tries,
         duration_ms=duration_ms,
-        **common,
     )
-    return result
+    return dataclasses.replace(result, recorded=recorded)
+
+
+def _complete(common: dict, **outcome) -> bool:
+    """Write the *completed* event. False if it could not be written: one exists already (a sweep
+    closed the attempt) or the database failed; Batch's answer is then logged, not lost."""
+    try:
+        with transaction.atomic():
+            AuditEvent.objects.create(kind=Kind.DELETE_COMPLETED, **common, **outcome)
+    except DatabaseError as exc:
+        logger.error(
+            "Could not record the outcome of attempt %s (%s, audience %s, app %s): %s",
+            common["attempt"],
+            outcome.get("outcome"),
+            common["audience"],
+            common["app_name"],
+            "already closed by the sweep" if isinstance(exc, IntegrityError) else type(exc).__name__,
+        )
+        return False
+    return True
+
+
+INTERRUPTED = "interrupted: no answer recorded"
+
+
+def stale_attempt_age() -> timedelta:
+    """After this long without a *completed* event, an attempt's process cannot still be waiting
+    for Batch: the client gives up at the deadline (plus one connect timeout)."""
+    return timedelta(
+        seconds=settings.BATCH_API_DEADLINE + settings.BATCH_API_CONNECT_TIMEOUT + settings.AUDIT_SWEEP_GRACE
+    )
+
+
+def attempts_sweep(*, window: timedelta | None = None) -> int:
+    """Close attempts whose process died between *requested* and *completed* with outcome
+    ``unknown``. ``window`` limits the look-back (the history page sweeps the last day; the
+    ``sweep_attempts`` command, everything). Returns how many were closed."""
+    now = timezone.now()
+    requested = AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED, at__lt=now - stale_attempt_age())
+    if window is not None:
+        requested = requested.filter(at__gte=now - window)
+    completed = AuditEvent.objects.filter(kind=Kind.DELETE_COMPLETED, attempt=OuterRef("attempt"))
+    closed = 0
+    for event in requested.filter(~Exists(completed)).order_by("id").iterator():
+        common = {
+            field: getattr(event, field)
+            for field in ("attempt", "source", "actor_id", "actor_username", "app_id", "app_name", "ip", "audience")
+        }
+        closed += _complete(common, outcome=Outcome.UNKNOWN, message=INTERRUPTED)
+    return closed
 
 
 def app_credentials(app: BatchApp) -> batch_api.Credentials:
@@ -233,6 +289,16 @@ def describe_deletion(result: DeletionResult) -> str:
         said = f" Batch said: {label}{detail}."
     tries = f" ({result.tries} tries)" if result.tries > 1 else ""
 
+    text = _describe_outcome(result, app, audience, said, tries)
+    if not result.recorded:
+        text += (
+            " Warning: this outcome could not be written to the audit trail (database error); "
+            "the history will show the attempt as interrupted."
+        )
+    return text
+
+
+def _describe_outcome(result: DeletionResult, app: str, audience: str, said: str, tries: str) -> str:
     if result.outcome == Outcome.DELETED:
         return f"Audience {audience} was deleted from app {app}."
     if result.outcome == Outcome.REJECTED:

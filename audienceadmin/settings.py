@@ -142,6 +142,8 @@ BATCH_API_CONNECT_TIMEOUT = env.float("BATCH_API_CONNECT_TIMEOUT", default=3.05)
 BATCH_API_DEADLINE = env.float("BATCH_API_DEADLINE", default=30.0)
 # Tries per operation for the retryable answers (connection refused, 500, 503, 429).
 BATCH_API_MAX_TRIES = env.int("BATCH_API_MAX_TRIES", default=4)
+# Seconds past an attempt's deadline before the sweep closes it as "unknown (interrupted)".
+AUDIT_SWEEP_GRACE = env.float("AUDIT_SWEEP_GRACE", default=60.0)
 
 LOGGING = {
     "version": 1,

@@ -57,7 +57,9 @@ ERRORS: dict[str, tuple[int, int]] = {
 
 API_VERSIONS = frozenset({"1.0", "1.1"})
 AUDIENCE_TYPES = frozenset({"custom_ids", "advertising_ids", "install_ids"})
-FAULT_ACTIONS = frozenset({"error", "delay", "timeout", "drop", "malformed", "html", "empty", "huge"})
+FAULT_ACTIONS = frozenset(
+    {"error", "delay", "timeout", "drop", "malformed", "html", "empty", "huge"},
+)
 FAULT_DEFAULT_STATUS = {"malformed": 500, "html": 502, "empty": 503, "huge": 500}
 
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
@@ -392,7 +394,12 @@ class BatchSimulator:
 
     # -- state -----------------------------------------------------------------------------------
 
-    def add_app(self, api_key: str, rest_api_key: str, audiences: Iterable[str | dict[str, Any]] = ()) -> None:
+    def add_app(
+        self,
+        api_key: str,
+        rest_api_key: str,
+        audiences: Iterable[str | dict[str, Any]] = (),
+    ) -> None:
         """Register (or replace) an app; audiences are created in order, so the last is newest."""
         if not isinstance(api_key, str) or not api_key:
             raise ValueError("api_key must be a non-empty string")
@@ -429,7 +436,12 @@ class BatchSimulator:
             app = self._apps.get(api_key)
             if app is None:
                 raise KeyError("unknown api_key: register it with add_app() first")
-            audience = self._new_audience(name=name, type=type, description=description, nb_ids=nb_ids)
+            audience = self._new_audience(
+                name=name,
+                type=type,
+                description=description,
+                nb_ids=nb_ids,
+            )
             app.audiences.pop(name, None)
             app.audiences[name] = audience
 
@@ -462,7 +474,8 @@ class BatchSimulator:
         error = _check_optional_str(error, "error")
         if error is not None and error not in ERRORS:
             raise ValueError(f"error must be one of {sorted(ERRORS)}")
-        if status is not None and (isinstance(status, bool) or not isinstance(status, int) or not 200 <= status <= 599):
+        is_int = isinstance(status, int) and not isinstance(status, bool)
+        if status is not None and not (is_int and 200 <= status <= 599):
             raise ValueError("status must be an integer between 200 and 599")
         if times is not None and (isinstance(times, bool) or not isinstance(times, int)):
             raise TypeError("times must be an integer or null")
@@ -588,7 +601,14 @@ class BatchSimulator:
             keys += [a.rest_api_key for a in self._apps.values() if len(a.rest_api_key) >= 4]
         return keys
 
-    def _api(self, method: str, raw_path: str, query: str, auth: list[str], body: bytes) -> tuple[int, dict[str, Any]]:
+    def _api(
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        auth: list[str],
+        body: bytes,
+    ) -> tuple[int, dict[str, Any]]:
         route = _parse_api_path(raw_path)
         if route is None:
             return _error("ROUTE_NOT_FOUND", "No route matches this request.")
@@ -641,7 +661,8 @@ class BatchSimulator:
         if not re.fullmatch(r"[0-9]{1,9}", from_s):
             return _error("MALFORMED_PARAMETER", "'from' must be a non-negative integer.")
         if not re.fullmatch(r"[0-9]{1,4}", limit_s) or not (1 <= int(limit_s) <= LIST_MAX_LIMIT):
-            return _error("MALFORMED_PARAMETER", f"'limit' must be an integer from 1 to {LIST_MAX_LIMIT}.")
+            message = f"'limit' must be an integer from 1 to {LIST_MAX_LIMIT}."
+            return _error("MALFORMED_PARAMETER", message)
         start, limit = int(from_s), int(limit_s)
         page = self._newest_first(app)[start : start + limit]
         return 200, {"custom_audiences": [a.summary() for a in page]}
@@ -654,13 +675,20 @@ class BatchSimulator:
             return _error("MISSING_PARAMETER", "Missing parameter: type.")
         kind, description = payload["type"], payload.get("description", "")
         if kind not in AUDIENCE_TYPES:
-            return _error("MALFORMED_PARAMETER", f"'type' must be one of {', '.join(sorted(AUDIENCE_TYPES))}.")
+            message = f"'type' must be one of {', '.join(sorted(AUDIENCE_TYPES))}."
+            return _error("MALFORMED_PARAMETER", message)
         if not isinstance(description, str):
             return _error("MALFORMED_PARAMETER", "'description' must be a string.")
         app.audiences[name] = self._new_audience(name=name, type=kind, description=description)
         return 200, {}
 
-    def _update(self, audience: _Audience, payload: dict[str, Any], *, replace: bool) -> tuple[int, dict[str, Any]]:
+    def _update(
+        self,
+        audience: _Audience,
+        payload: dict[str, Any],
+        *,
+        replace: bool,
+    ) -> tuple[int, dict[str, Any]]:
         """Apply a PATCH (add/remove ids) or a PUT (replace ids) (lock held)."""
         if "ids" not in payload:
             return _error("MISSING_PARAMETER", "Missing parameter: ids.")
@@ -668,7 +696,8 @@ class BatchSimulator:
         if not isinstance(items, list):
             return _error("MALFORMED_PARAMETER", "'ids' must be a list.")
         if len(items) > MAX_IDS_PER_CALL:
-            return _error("MALFORMED_PARAMETER", f"At most {MAX_IDS_PER_CALL} ids can be sent per call.")
+            message = f"At most {MAX_IDS_PER_CALL} ids can be sent per call."
+            return _error("MALFORMED_PARAMETER", message)
         changes: list[tuple[str, str]] = []
         for item in items:
             if not isinstance(item, dict):
@@ -691,7 +720,13 @@ class BatchSimulator:
         audience.updated = _timestamp()
         return 200, {"indexing_token": secrets.token_hex(16)}
 
-    def _control(self, method: str, raw_path: str, query: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _control(
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        body: bytes,
+    ) -> tuple[int, dict[str, Any]]:
         try:
             return self._control_route(method, raw_path, query, body)
         except _ControlError as exc:
@@ -699,7 +734,13 @@ class BatchSimulator:
         except (KeyError, TypeError, ValueError) as exc:
             return 400, {"message": str(exc.args[0]) if exc.args else type(exc).__name__}
 
-    def _control_route(self, method: str, raw_path: str, query: str, body: bytes) -> tuple[int, dict[str, Any]]:
+    def _control_route(
+        self,
+        method: str,
+        raw_path: str,
+        query: str,
+        body: bytes,
+    ) -> tuple[int, dict[str, Any]]:
         route = raw_path[len(CONTROL_PREFIX) :].rstrip("/")
         if (method, route) == ("GET", "/health"):
             return 200, {"status": "ok"}
@@ -792,7 +833,12 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 64
 
-    def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], sim: BatchSimulator) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        sim: BatchSimulator,
+    ) -> None:
         self.simulator = sim
         self.stop_event = threading.Event()
         self._connections: set[socket.socket] = set()
@@ -860,6 +906,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def handle_one_request(self) -> None:
         self._response_started = False
+        self.command, self.path = "", ""
         try:
             self.raw_requestline = self.rfile.readline(65537)
             if len(self.raw_requestline) > 65536:
@@ -919,7 +966,12 @@ class _Handler(BaseHTTPRequestHandler):
         if body and self.command != "HEAD":
             self.wfile.write(body)
 
-    def _send_json(self, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
+    def _send_json(
+        self,
+        status: int,
+        payload: Any,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
         self._send(status, _dumps(payload), JSON_TYPE, headers)
 
     def _read_body(self) -> bytes:
@@ -985,7 +1037,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         sim = self.server.simulator
         received_at = time.monotonic()
-        raw_path, _, query = self.path.partition("?")
+        words = self.requestline.split()
+        # http.server collapses a leading "//" in self.path; keep the target exactly as sent.
+        target = words[1] if len(words) == 3 else self.path
+        raw_path, _, query = target.partition("?")
         is_control = (
             raw_path == CONTROL_PREFIX or raw_path.startswith(CONTROL_PREFIX + "/")
         ) and self._is_loopback_peer()
@@ -1087,7 +1142,7 @@ class _Handler(BaseHTTPRequestHandler):
         command = getattr(self, "command", None) or "-"
         path = _redact_path(getattr(self, "path", "") or "")
         code_s = str(int(code)) if isinstance(code, int) else str(code)
-        sys.stderr.write(f"{self.address_string()} {command} {path} {code_s}\n")
+        self._write_log(f"{command} {path} {code_s}")
 
     def log_message(self, fmt: str, *args: Any) -> None:
         if self.server.simulator.quiet:
@@ -1096,9 +1151,17 @@ class _Handler(BaseHTTPRequestHandler):
             message = fmt % args
         except (TypeError, ValueError):
             message = fmt
-        message = re.sub(r"/[0-9]+\.[0-9]+/[^/\s?'\"]+", "/<version>/<key>", message)
-        for secret in self.server.simulator._secrets():
+        self._write_log(re.sub(r"/[0-9]+\.[0-9]+/[^/\s?'\"]+", "/<version>/<key>", message))
+
+    def _write_log(self, message: str) -> None:
+        """Write one line to stderr, without known keys (even percent-encoded) or control bytes."""
+        secrets_ = self.server.simulator._secrets()
+        for secret in secrets_:
             message = message.replace(secret, "<key>")
+        decoded = unquote(message)
+        if any(secret in decoded for secret in secrets_):
+            message = "<request line withheld: it contains a key>"
+        message = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in message)
         sys.stderr.write(f"{self.address_string()} {message}\n")
 
 
@@ -1156,7 +1219,13 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8001, help="port (default 8001; 0 = any)")
-    parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay every API answer")
+    parser.add_argument(
+        "--latency",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="delay every API answer",
+    )
     parser.add_argument(
         "--app",
         action="append",
@@ -1184,7 +1253,11 @@ def _build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _configure(parser: argparse.ArgumentParser, sim: BatchSimulator, args: argparse.Namespace) -> None:
+def _configure(
+    parser: argparse.ArgumentParser,
+    sim: BatchSimulator,
+    args: argparse.Namespace,
+) -> None:
     try:
         for api_key, rest_key in args.app:
             sim.add_app(api_key, rest_key)

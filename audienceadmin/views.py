@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -10,6 +14,7 @@ from audienceadmin import selectors, services
 from audienceadmin.forms import AppForm, ConfirmDeleteForm, DeleteAudienceForm
 from audienceadmin.models import AuditEvent, BatchApp
 
+logger = logging.getLogger(__name__)
 OUTCOME_LEVEL = {
     AuditEvent.Outcome.DELETED: messages.SUCCESS,
     AuditEvent.Outcome.REJECTED: messages.ERROR,
@@ -103,12 +108,16 @@ def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
             {"form": form, **form.cleaned_data},
             status=400,
         )
-    result = services.audience_delete(
-        actor=request.user,
-        app=form.cleaned_data["app"],
-        name=form.cleaned_data["name"],
-        ip=client_ip(request),
-    )
+    try:
+        result = services.audience_delete(
+            actor=request.user,
+            app=form.cleaned_data["app"],
+            name=form.cleaned_data["name"],
+            ip=client_ip(request),
+        )
+    except DatabaseError:
+        logger.exception("Could not record a deletion request; nothing was sent to Batch")
+        return render(request, "audienceadmin/audit_unavailable.html", form.cleaned_data, status=503)
     messages.add_message(request, OUTCOME_LEVEL[result.outcome], result.message)
     return redirect("history")
 
@@ -119,5 +128,6 @@ def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required("audienceadmin.view_auditevent", raise_exception=True)
 def history(request: HttpRequest) -> HttpResponse:
+    services.attempts_sweep(window=timedelta(days=1))  # close attempts whose process died
     page = selectors.deletion_attempts_page(page=request.GET.get("page"))
     return render(request, "audienceadmin/history.html", {"page": page})

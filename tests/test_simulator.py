@@ -154,7 +154,8 @@ def test_view_returns_detail_with_indexing_state(sim: BatchSimulator) -> None:
 
 
 def test_create_view_delete_cycle(sim: BatchSimulator) -> None:
-    created = call(sim, "POST", f"/1.0/{API_KEY}/custom-audience/fresh", body={"type": "custom_ids"})
+    path_v10 = f"/1.0/{API_KEY}/custom-audience/fresh"
+    created = call(sim, "POST", path_v10, body={"type": "custom_ids"})
     assert (created.status, created.json()) == (200, {})
     assert sim.audience_names(API_KEY)[0] == "fresh"
     assert call(sim, "GET", f"{BASE}/fresh").json()["type"] == "custom_ids"
@@ -260,7 +261,8 @@ def test_authentication_failures_are_401(sim: BatchSimulator, path: str, auth: s
 
 
 def test_one_app_cannot_reach_another(sim: BatchSimulator) -> None:
-    assert_error(call(sim, "DELETE", f"/1.1/{OTHER_KEY}/custom-audience/theirs"), "AUTHENTICATION_INVALID")
+    cross = call(sim, "DELETE", f"/1.1/{OTHER_KEY}/custom-audience/theirs")
+    assert_error(cross, "AUTHENTICATION_INVALID")
     assert_error(call(sim, "GET", f"{BASE}/theirs"), "ROUTE_NOT_FOUND")
     assert sim.audience_names(OTHER_KEY) == ["theirs"]
 
@@ -360,8 +362,10 @@ def test_error_fault_always_with_retry_after_and_status_override(sim: BatchSimul
 def test_fault_selectors(sim: BatchSimulator) -> None:
     sim.add_fault(action="error", error="API_MISUSE", audience="middle", method="DELETE")
     sim.add_fault(action="error", error="MAINTENANCE_ERROR", api_key=OTHER_KEY)
+    sim.add_fault(action="error", error="SERVER_ERROR", audience="newest")
     assert call(sim, "GET", f"{BASE}/middle").status == 200
     assert call(sim, "GET", BASE).status == 200
+    assert_error(call(sim, "GET", f"{BASE}/newest"), "SERVER_ERROR")
     assert_error(call(sim, "DELETE", f"{BASE}/middle"), "API_MISUSE")
     assert call(sim, "DELETE", f"{BASE}/oldest").status == 200
     other = call(sim, "GET", f"/1.1/{OTHER_KEY}/custom-audience", auth=OTHER_REST)
@@ -391,6 +395,22 @@ def test_delay_fault_and_global_latency(sim: BatchSimulator) -> None:
     started = time.monotonic()
     assert control(sim, "GET", "/faults").status == 200
     assert time.monotonic() - started < 0.15
+
+
+def test_a_delayed_request_does_not_block_others(sim: BatchSimulator) -> None:
+    sim.add_fault(action="delay", latency=0.6, audience="oldest")
+    slow = threading.Thread(target=call, args=(sim, "GET", f"{BASE}/oldest"))
+    slow.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    assert call(sim, "DELETE", f"{BASE}/middle").status == 200
+    assert control(sim, "GET", "/requests").status == 200
+    assert time.monotonic() - started < 0.3
+    slow.join(timeout=3)
+    assert [(r.path, r.status) for r in sim.requests] == [
+        (f"{BASE}/oldest", 200),
+        (f"{BASE}/middle", 200),
+    ]
 
 
 def test_constructor_latency_applies_to_api_calls() -> None:
@@ -440,7 +460,12 @@ def test_drop_fault_seen_through_urllib(sim: BatchSimulator) -> None:
         ({"action": "huge"}, 500, "application/json"),
     ],
 )
-def test_broken_body_faults(sim: BatchSimulator, fault: dict[str, Any], status: int, content_type: str | None) -> None:
+def test_broken_body_faults(
+    sim: BatchSimulator,
+    fault: dict[str, Any],
+    status: int,
+    content_type: str | None,
+) -> None:
     sim.add_fault(**fault)
     resp = call(sim, "DELETE", f"{BASE}/oldest")
     assert resp.status == status
@@ -533,7 +558,8 @@ def test_control_plane_round_trip(sim: BatchSimulator) -> None:
     added = control(sim, "POST", "/audiences", {"api_key": "K2", "name": "three"})
     assert added.json()["audiences"][0] == "three"
 
-    fault = control(sim, "POST", "/faults", {"action": "error", "error": "SERVER_ERROR", "times": 2})
+    spec = {"action": "error", "error": "SERVER_ERROR", "times": 2}
+    fault = control(sim, "POST", "/faults", spec)
     assert fault.status == 200
     assert fault.json()["remaining"] == 2
     assert call(sim, "GET", "/1.1/K2/custom-audience", auth="R2").status == 500
@@ -580,7 +606,12 @@ def test_control_plane_is_never_faulted(sim: BatchSimulator) -> None:
         ("POST", "/latency", b'{"latency": -1}'),
     ],
 )
-def test_control_plane_rejects_bad_input(sim: BatchSimulator, method: str, route: str, body: bytes) -> None:
+def test_control_plane_rejects_bad_input(
+    sim: BatchSimulator,
+    method: str,
+    route: str,
+    body: bytes,
+) -> None:
     resp = call(sim, method, f"/_sim{route}", body=body, auth=None)
     assert resp.status == 400
     assert isinstance(resp.json()["message"], str)
@@ -651,6 +682,24 @@ def test_url_and_python_api_validation() -> None:
         simulator.add_app(API_KEY, REST_KEY, [{"name": "d", "description": "kept", "nb_ids": 3}])
         simulator.add_app(API_KEY, REST_KEY, ["replaced"])
         assert simulator.audience_names(API_KEY) == ["replaced"]
+
+
+def test_request_logging_never_prints_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    encoded_key = "".join(f"%{ord(c):02X}" for c in API_KEY)
+    with BatchSimulator(quiet=False) as simulator:
+        simulator.add_app(API_KEY, REST_KEY, ["a"])
+        assert call(simulator, "GET", BASE).status == 200
+        assert call(simulator, "GET", f"/1.1/{encoded_key}/custom-audience").status == 200
+        assert call(simulator, "GET", f"//1.1/{API_KEY}/custom-audience").status == 404
+        with socket.create_connection(_address(simulator), timeout=2) as sock:
+            sock.sendall(f"GET /1.1/{API_KEY}/x HTTP/9\r\n\r\n".encode())
+            assert sock.recv(65536).startswith(b"HTTP/1.1 505")
+    err = capsys.readouterr().err
+    assert "GET /1.1/<key>/custom-audience 200" in err
+    assert len(err.splitlines()) == 4
+    assert API_KEY not in err
+    assert encoded_key not in err
+    assert REST_KEY not in err
 
 
 # -- command line ----------------------------------------------------------------------------

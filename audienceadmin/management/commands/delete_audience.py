@@ -5,6 +5,7 @@ import getpass
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from audienceadmin import batch_api, selectors, services
 from audienceadmin.forms import NAME_RULE
@@ -51,6 +52,12 @@ class Command(BaseCommand):
                 source=AuditEvent.Source.CLI,
                 actor_label=f"cli:{getpass.getuser()}",
             )
+        except DatabaseError as exc:
+            raise CommandError(
+                f"The audit trail could not be written ({type(exc).__name__}), so nothing was sent to "
+                f"Batch: audience {audience!r} was not deleted.",
+                returncode=NOT_DELETED,
+            ) from None
         except PermissionDenied:
             raise CommandError(
                 f"User {actor!r} may not delete audiences (needs the Operators role).",

@@ -1,0 +1,141 @@
+"""`make demo`: the dashboard against the bundled Batch simulator, with demo users, apps and audiences.
+
+Secrets are generated here, at run time: the demo app's keys (stored encrypted, and registered in
+the in-memory simulator) and the demo users' passwords (printed, never written to a file).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+
+from audienceadmin import roles, selectors, services
+from audienceadmin.simulator import BatchSimulator
+
+DEMO_APP = "Demo shop (simulator)"
+WRONG_KEY_APP = "Demo app with a revoked key"
+DEMO_USERS = [
+    ("operator", roles.OPERATORS),
+    ("keyadmin", roles.KEY_ADMINISTRATORS),
+    ("viewer", roles.VIEWERS),
+]
+AUDIENCES = [
+    {"name": "spring-sale-2025", "nb_ids": 18250, "description": "Spring sale buyers"},
+    {"name": "churned_users_q3", "nb_ids": 5120, "description": "No session since Q3"},
+    {"name": "beta-testers", "nb_ids": 312, "description": "Beta programme"},
+    {"name": "newsletter_optin", "nb_ids": 90211, "description": "Newsletter opt-ins"},
+    {"name": "vip-customers", "nb_ids": 1404, "description": "VIP tier"},
+    {"name": "test_audience_old", "nb_ids": 3, "description": "Left over from a test"},
+]
+# Audiences whose deletion shows how failures look (see the README's failure table).
+FAULTS = [
+    (
+        "demo-maintenance",
+        "Batch answers 503 MAINTENANCE_ERROR every time",
+        {"action": "error", "error": "MAINTENANCE_ERROR"},
+    ),
+    ("demo-timeout", "Batch never answers: the outcome is unknown", {"action": "timeout"}),
+    ("demo-dropped", "the connection drops after the request is sent", {"action": "drop"}),
+    (
+        "demo-rate-limited",
+        "429 with Retry-After: 2 once, then deleted",
+        {"action": "error", "error": "TOO_MANY_REQUESTS", "retry_after": "2", "times": 1},
+    ),
+    (
+        "demo-flaky",
+        "500 twice, then deleted on the third try",
+        {"action": "error", "error": "SERVER_ERROR", "times": 2},
+    ),
+    ("demo-forbidden", "403 API_MISUSE", {"action": "error", "error": "API_MISUSE"}),
+]
+
+
+def _random_key(prefix: str) -> str:
+    return prefix + secrets.token_hex(12)
+
+
+class Command(BaseCommand):
+    help = "Run the dashboard against the bundled Batch simulator with demo data (used by `make demo`)."
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("--addr", default="127.0.0.1:8000", help="where the dashboard listens")
+        parser.add_argument("--simulator-port", type=int, default=8001)
+        parser.add_argument("--no-serve", action="store_true", help="prepare the data, start nothing")
+
+    def handle(self, *args, addr: str, simulator_port: int, no_serve: bool, **options) -> None:
+        passwords = self._users()
+        simulator = BatchSimulator(port=simulator_port)
+        apps = self._apps(simulator)
+        if no_serve:
+            return
+        simulator.start()
+        self._print(addr, simulator.url, passwords, apps)
+        env = {
+            **os.environ,
+            "BATCH_API_URL": simulator.url,
+            "DJANGO_DEBUG": "true",
+            "BATCH_API_TIMEOUT": os.environ.get("BATCH_API_TIMEOUT", "5"),
+            "BATCH_API_DEADLINE": os.environ.get("BATCH_API_DEADLINE", "20"),
+        }
+        server = subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
+            [sys.executable, str(settings.BASE_DIR / "manage.py"), "runserver", addr, "--noreload"], env=env
+        )
+        try:
+            server.wait()
+        except KeyboardInterrupt:
+            server.terminate()
+            server.wait(timeout=10)
+        finally:
+            simulator.stop()
+
+    def _users(self) -> dict[str, str]:
+        User = get_user_model()
+        passwords = {}
+        admin = User.objects.filter(username="admin").first() or User.objects.create_superuser("admin", "", None)
+        for user, group in [(admin, None)] + [
+            (User.objects.get_or_create(username=name)[0], Group.objects.get(name=group_name))
+            for name, group_name in DEMO_USERS
+        ]:
+            passwords[user.username] = secrets.token_urlsafe(9)
+            user.set_password(passwords[user.username])
+            user.save()
+            if group is not None:
+                user.groups.set([group])
+        return passwords
+
+    def _apps(self, simulator: BatchSimulator) -> list[str]:
+        admin = get_user_model().objects.get(username="admin")
+        shown = []
+        for name, registered_rest_key in [(DEMO_APP, None), (WRONG_KEY_APP, _random_key("revoked-"))]:
+            app = selectors.app_by_name(name)
+            if app is None:
+                app = services.app_create(
+                    actor=admin, name=name, api_key=_random_key("DEMO"), rest_api_key=_random_key("demo-rest-"), ip=None
+                )
+            credentials = services.app_credentials(app)
+            audiences = AUDIENCES + [{"name": audience, "description": what} for audience, what, _ in FAULTS]
+            simulator.add_app(credentials.api_key, registered_rest_key or credentials.rest_api_key, audiences)
+            for audience, _, fault in FAULTS:
+                simulator.add_fault(api_key=credentials.api_key, audience=audience, **fault)
+            shown.append(name)
+        return shown
+
+    def _print(self, addr: str, simulator_url: str, passwords: dict[str, str], apps: list[str]) -> None:
+        line = self.style.SUCCESS
+        self.stdout.write(line(f"\nAudience Admin demo on http://{addr}/  (Batch simulator on {simulator_url})"))
+        self.stdout.write("Log in as (fresh passwords each start):")
+        for username, password in passwords.items():
+            self.stdout.write(f"  {username:<9} {password}")
+        self.stdout.write(f"Apps: {', '.join(apps)} (every delete in the second one is refused: 401)")
+        self.stdout.write("Audiences to delete: " + ", ".join(a["name"] for a in AUDIENCES))
+        self.stdout.write("Audiences that show failures:")
+        for audience, what, _ in FAULTS:
+            self.stdout.write(f"  {audience:<18} {what}")
+        self.stdout.write("Ctrl-C stops the dashboard and the simulator.\n")

@@ -1,0 +1,412 @@
+"""When Batch misbehaves: every fault, through the web form and the CLI, ends in the truth."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test import Client
+from django.urls import reverse
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+from audienceadmin import services
+from audienceadmin.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+Kind, Outcome = AuditEvent.Kind, AuditEvent.Outcome
+AUDIENCE = "spring-sale"
+
+
+# fault, expected outcome, HTTP status, error name, tries, waits (None: just count them), words shown
+MATRIX = {
+    "500 always": (
+        [{"action": "error", "error": "SERVER_ERROR"}],
+        Outcome.FAILED,
+        500,
+        "SERVER_ERROR",
+        4,
+        None,
+        "server error",
+    ),
+    "503 always": (
+        [{"action": "error", "error": "MAINTENANCE_ERROR"}],
+        Outcome.FAILED,
+        503,
+        "MAINTENANCE_ERROR",
+        4,
+        None,
+        "maintenance",
+    ),
+    "503 with Retry-After": (
+        [{"action": "error", "error": "MAINTENANCE_ERROR", "retry_after": "2"}],
+        Outcome.FAILED,
+        503,
+        "MAINTENANCE_ERROR",
+        4,
+        [2.0, 2.0, 2.0],
+        "maintenance",
+    ),
+    "429 with Retry-After, always": (
+        [{"action": "error", "error": "TOO_MANY_REQUESTS", "retry_after": "6"}],
+        Outcome.FAILED,
+        429,
+        "TOO_MANY_REQUESTS",
+        4,
+        [6.0, 6.0, 6.0],
+        "rate-limiting",
+    ),
+    "429 once, then fine": (
+        [{"action": "error", "error": "TOO_MANY_REQUESTS", "retry_after": "3", "times": 1}],
+        Outcome.DELETED,
+        200,
+        "",
+        2,
+        [3.0],
+        "was deleted",
+    ),
+    "429 without Retry-After once": (
+        [{"action": "error", "error": "TOO_MANY_REQUESTS", "times": 1}],
+        Outcome.DELETED,
+        200,
+        "",
+        2,
+        "at least 5",
+        "was deleted",
+    ),
+    "500 twice, then fine": (
+        [{"action": "error", "error": "SERVER_ERROR", "times": 2}],
+        Outcome.DELETED,
+        200,
+        "",
+        3,
+        None,
+        "was deleted",
+    ),
+    "timeout": ([{"action": "timeout"}], Outcome.UNKNOWN, None, "", 1, [], "may or may not have deleted"),
+    "dropped connection": (
+        [{"action": "drop"}],
+        Outcome.UNKNOWN,
+        None,
+        "",
+        1,
+        [],
+        "connection lost after the request was sent",
+    ),
+    "malformed JSON 500": (
+        [{"action": "malformed", "status": 500}],
+        Outcome.FAILED,
+        500,
+        "SERVER_ERROR",
+        4,
+        None,
+        "server error",
+    ),
+    "HTML 502 from a proxy": ([{"action": "html"}], Outcome.FAILED, 502, "", 4, None, "server error"),
+    "empty 503": ([{"action": "empty"}], Outcome.FAILED, 503, "MAINTENANCE_ERROR", 4, None, "maintenance"),
+    "huge 500": ([{"action": "huge"}], Outcome.FAILED, 500, "SERVER_ERROR", 4, None, "server error"),
+    "504 from a proxy": ([{"action": "html", "status": 504}], Outcome.UNKNOWN, 504, "", 1, [], "may or may not"),
+    "401 wrong key": (
+        [{"action": "error", "error": "AUTHENTICATION_INVALID"}],
+        Outcome.REJECTED,
+        401,
+        "AUTHENTICATION_INVALID",
+        1,
+        [],
+        "key administrator should check",
+    ),
+    "403": ([{"action": "error", "error": "API_MISUSE"}], Outcome.REJECTED, 403, "API_MISUSE", 1, [], "not allowed"),
+    "404": (
+        [{"action": "error", "error": "ROUTE_NOT_FOUND"}],
+        Outcome.REJECTED,
+        404,
+        "ROUTE_NOT_FOUND",
+        1,
+        [],
+        "has no audience",
+    ),
+    "400": (
+        [{"action": "error", "error": "MALFORMED_PARAMETER"}],
+        Outcome.REJECTED,
+        400,
+        "MALFORMED_PARAMETER",
+        1,
+        [],
+        "as invalid",
+    ),
+}
+
+
+def run_web(operator, app) -> str:
+    client = Client()
+    client.force_login(operator)
+    response = client.post(
+        reverse("audience_delete_confirm"),
+        {"app": app.pk, "name": AUDIENCE, "confirm_name": AUDIENCE},
+        follow=True,
+    )
+    assert response.status_code == 200
+    return " ".join(str(m) for m in response.context["messages"])
+
+
+def run_cli(operator, app) -> str:
+    out = StringIO()
+    try:
+        call_command("delete_audience", "--app", app.name, "--actor", operator.username, AUDIENCE, stdout=out)
+    except CommandError as exc:
+        assert exc.returncode == 1
+        return str(exc)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("channel", ["web", "cli"])
+@pytest.mark.parametrize("case", MATRIX)
+def test_fault_matrix(case, channel, operator, batch_app, fast_client, fake_time, simulator, app_keys):
+    faults, outcome, status, error_name, tries, waits, words = MATRIX[case]
+    for fault in faults:
+        simulator.add_fault(audience=AUDIENCE, **fault)
+
+    shown = (run_web if channel == "web" else run_cli)(operator, batch_app)
+
+    assert words in shown
+    requested, completed = AuditEvent.objects.filter(audience=AUDIENCE).order_by("id")
+    assert requested.attempt == completed.attempt
+    assert (requested.kind, completed.kind) == (Kind.DELETE_REQUESTED, Kind.DELETE_COMPLETED)
+    assert requested.source == channel
+    assert (completed.outcome, completed.http_status, completed.error_name, completed.tries) == (
+        outcome,
+        status,
+        error_name,
+        tries,
+    )
+    received = [r for r in simulator.requests if r.method == "DELETE"]
+    assert len(received) == tries
+    assert all(r.path == f"/1.1/{app_keys.api_key}/custom-audience/{AUDIENCE}" for r in received)
+    assert len(fake_time.sleeps) == tries - 1
+    if waits == "at least 5":
+        assert fake_time.sleeps[0] >= 5.0
+    elif waits is not None:
+        assert fake_time.sleeps == waits
+    else:  # capped exponential backoff with jitter: each wait within [ceiling/2, ceiling]
+        for n, wait in enumerate(fake_time.sleeps, start=1):
+            ceiling = min(8.0, 0.5 * 2 ** (n - 1))
+            assert ceiling / 2 <= wait <= ceiling
+    assert (AUDIENCE in simulator.audience_names(app_keys.api_key)) == (outcome != Outcome.DELETED)
+    for text in (shown, completed.message):
+        assert app_keys.api_key not in text and app_keys.rest_api_key not in text
+
+
+def test_an_unreachable_batch_fails_without_sending(operator, batch_app, fake_time, settings, monkeypatch):
+    from audienceadmin import batch_api
+
+    settings.BATCH_API_URL = "http://127.0.0.1:9"  # nothing listens there
+    monkeypatch.setattr(
+        batch_api,
+        "get_client",
+        lambda: batch_api.BatchClient(batch_api.config_from_settings(), sleep=fake_time.sleep, clock=fake_time.clock),
+    )
+    shown = run_web(operator, batch_app)
+    assert "Could not reach Batch" in shown and "Nothing was sent" in shown
+    completed = AuditEvent.objects.get(kind=Kind.DELETE_COMPLETED)
+    assert (completed.outcome, completed.tries, completed.http_status) == (Outcome.FAILED, 4, None)
+
+
+def test_a_double_submitted_form_audits_both_and_the_second_sees_404(operator, batch_app, fast_client, simulator):
+    first = run_web(operator, batch_app)
+    second = run_web(operator, batch_app)
+    assert "was deleted" in first
+    assert "has no audience" in second
+    outcomes = list(
+        AuditEvent.objects.filter(kind=Kind.DELETE_COMPLETED).order_by("id").values_list("outcome", "http_status")
+    )
+    assert outcomes == [(Outcome.DELETED, 200), (Outcome.REJECTED, 404)]
+    assert AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_operators_deleting_at_once_are_both_audited(
+    operator, django_user_model, role_groups, batch_app, batch_url, simulator
+):
+    from tests.conftest import make_user
+
+    other = make_user(django_user_model, "olga", role_groups["Operators"])
+    simulator.add_fault(action="delay", latency=0.3, audience=AUDIENCE)
+    results = {}
+
+    def delete(user):
+        results[user.username] = services.audience_delete(actor=user, app=batch_app, name=AUDIENCE, ip=None)
+        connection.close()
+
+    threads = [threading.Thread(target=delete, args=(u,)) for u in (operator, other)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(r.outcome for r in results.values()) == [Outcome.DELETED, Outcome.REJECTED]
+    assert AuditEvent.objects.filter(kind=Kind.DELETE_COMPLETED).count() == 2
+    assert AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).count() == 2
+
+
+def test_database_down_before_the_request_means_nothing_is_sent(operator, batch_app, fast_client, simulator):
+    def refuse_audit_inserts(execute, sql, params, many, context):
+        if sql.lstrip().upper().startswith("INSERT") and "audienceadmin_auditevent" in sql:
+            from django.db import OperationalError
+
+            raise OperationalError("database is unavailable")
+        return execute(sql, params, many, context)
+
+    client = Client()
+    client.force_login(operator)
+    with connection.execute_wrapper(refuse_audit_inserts):
+        response = client.post(
+            reverse("audience_delete_confirm"), {"app": batch_app.pk, "name": AUDIENCE, "confirm_name": AUDIENCE}
+        )
+        with pytest.raises(CommandError, match="nothing was sent") as excinfo:
+            call_command("delete_audience", "--app", batch_app.name, AUDIENCE)
+    assert response.status_code == 503
+    assert "Nothing was deleted" in response.content.decode()
+    assert "no request was sent to Batch" in response.content.decode()
+    assert excinfo.value.returncode == 1
+    assert simulator.requests == []
+    assert not AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).exists()
+
+
+def test_database_down_after_batch_answered_still_tells_the_truth(operator, batch_app, fast_client, simulator):
+    def refuse_completion(execute, sql, params, many, context):
+        if "INSERT" in sql.upper() and "audienceadmin_auditevent" in sql and "deleted" in map(str, params):
+            from django.db import OperationalError
+
+            raise OperationalError("database is unavailable")
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(refuse_completion):
+        result = services.audience_delete(actor=operator, app=batch_app, name=AUDIENCE, ip=None)
+    assert result.deleted and not result.recorded
+    assert "was deleted" in result.message and "could not be written to the audit trail" in result.message
+
+
+@hsettings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    answers=st.lists(
+        st.sampled_from(
+            [
+                "SERVER_ERROR",
+                "MAINTENANCE_ERROR",
+                "TOO_MANY_REQUESTS",
+                "ROUTE_NOT_FOUND",
+                "AUTHENTICATION_INVALID",
+                "drop",
+                "html",
+                "empty",
+                "malformed",
+            ]
+        ),
+        max_size=5,
+    ),
+    exists=st.booleans(),
+)
+def test_nothing_is_deleted_unless_batch_answered_200(
+    answers, exists, operator, batch_app, fast_client, simulator, app_keys
+):
+    simulator.clear_faults()
+    simulator.clear_requests()
+    if exists:
+        simulator.add_audience(app_keys.api_key, "prop-test")
+    for answer in answers:
+        if answer in ("drop", "html", "empty", "malformed"):
+            simulator.add_fault(action=answer, audience="prop-test", times=1)
+        else:
+            simulator.add_fault(action="error", error=answer, audience="prop-test", times=1)
+
+    result = services.audience_delete(actor=operator, app=batch_app, name="prop-test", ip=None)
+
+    answered_200 = [r.status for r in simulator.requests].count(200)
+    assert result.deleted == (answered_200 == 1)
+    completed = AuditEvent.objects.get(attempt=result.attempt, kind=Kind.DELETE_COMPLETED)
+    assert (completed.outcome == Outcome.DELETED) == (answered_200 == 1)
+    if "prop-test" in simulator.audience_names(app_keys.api_key):
+        assert not result.deleted
+
+
+def test_a_process_killed_mid_call_is_closed_as_unknown_by_the_sweep(tmp_path: Path, simulator):
+    """A real `delete_audience` process, SIGKILLed while Batch has not answered yet."""
+    api_key, rest_key = "APIKEY-kill-0123456789", "RESTKEY-kill-0123456789"
+    simulator.add_app(api_key, rest_key, audiences=[AUDIENCE])
+    simulator.add_fault(action="timeout", audience=AUDIENCE)
+    db = tmp_path / "kill.sqlite3"
+    env = {
+        **os.environ,
+        "DJANGO_SECRET_KEY": "kill-test-secret-key",
+        "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+        "DATABASE_URL": f"sqlite:///{db}",
+        "BATCH_API_URL": simulator.url,
+        "BATCH_API_TIMEOUT": "60",
+        "BATCH_API_DEADLINE": "60",
+    }
+    manage = [sys.executable, str(Path(django_settings.BASE_DIR) / "manage.py")]
+
+    def run(*args, **extra_env):
+        return subprocess.run([*manage, *args], env={**env, **extra_env}, capture_output=True, text=True, timeout=120)
+
+    assert run("migrate", "-v0").returncode == 0
+    create = (
+        "from audienceadmin import services; "
+        f"services.app_create(actor=None, name='Kill app', api_key='{api_key}', rest_api_key='{rest_key}', ip=None)"
+    )
+    assert run("shell", "-c", create).returncode == 0
+
+    proc = subprocess.Popen([*manage, "delete_audience", "--app", "Kill app", AUDIENCE], env=env)
+    try:
+        for _ in range(300):
+            if any(r.method == "DELETE" for r in simulator.requests):
+                break
+            time.sleep(0.05)
+        else:
+            pytest.fail("the CLI never called Batch")
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=10)
+
+    def events():
+        with sqlite3.connect(db) as conn:
+            return conn.execute(
+                "SELECT kind, outcome, message FROM audienceadmin_auditevent WHERE audience = ? ORDER BY id",
+                [AUDIENCE],
+            ).fetchall()
+
+    assert events() == [("delete_requested", "", "")]
+    # Within the deadline, the attempt may still be waiting for Batch: the sweep leaves it alone.
+    assert "Closed 0" in run("sweep_attempts").stdout
+    swept = run("sweep_attempts", BATCH_API_DEADLINE="0.1", BATCH_API_CONNECT_TIMEOUT="0.1", AUDIT_SWEEP_GRACE="0")
+    assert "Closed 1" in swept.stdout, swept.stderr
+    assert events() == [("delete_requested", "", ""), ("delete_completed", "unknown", services.INTERRUPTED)]
+    assert "Closed 0" in run("sweep_attempts", AUDIT_SWEEP_GRACE="0", BATCH_API_DEADLINE="0.1").stdout
+
+
+def test_the_history_page_sweeps_interrupted_attempts(viewer, operator, batch_app, settings, monkeypatch):
+    settings.BATCH_API_DEADLINE, settings.BATCH_API_CONNECT_TIMEOUT, settings.AUDIT_SWEEP_GRACE = 0, 0, 0
+
+    class DyingClient:
+        def delete_audience(self, credentials, name):
+            raise KeyboardInterrupt  # the process stops mid-call: no completed event
+
+    with pytest.raises(KeyboardInterrupt):
+        services.audience_delete(actor=operator, app=batch_app, name=AUDIENCE, ip=None, client=DyingClient())
+    client = Client()
+    client.force_login(viewer)
+    html = client.get(reverse("history")).content.decode()
+    assert "interrupted: no answer recorded" in html
+    assert AuditEvent.objects.get(kind=Kind.DELETE_COMPLETED).outcome == Outcome.UNKNOWN
