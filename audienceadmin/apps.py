@@ -7,4 +7,4 @@ class AudienceAdminConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from audienceadmin import checks  # noqa: F401  (registers the system checks)
+        from audienceadmin import checks, signals  # noqa: F401  (registers checks and receivers)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, connection
 
 from audienceadmin import fields
 
@@ -35,3 +36,33 @@ def check_batch_url(app_configs, **kwargs) -> list[Error]:
             )
         ]
     return []
+
+
+@register()
+def check_stored_secrets_decrypt(app_configs, **kwargs) -> list[Error]:
+    """Every stored key must be readable with the configured keys (names the app, never a key)."""
+    try:
+        fields.multifernet()
+    except ImproperlyConfigured:
+        return []  # reported by E002
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT name, api_key, rest_api_key FROM audienceadmin_batchapp ORDER BY name")
+            rows = cursor.fetchall()
+    except DatabaseError:
+        return []  # no database or not migrated yet: nothing stored to check
+    errors = []
+    for name, *tokens in rows:
+        for label, token in zip(("Batch API key", "REST API key"), tokens, strict=True):
+            try:
+                fields.decrypt(token)
+            except fields.DecryptionError:
+                errors.append(
+                    Error(
+                        f"The {label} of app “{name}” cannot be decrypted with FIELD_ENCRYPTION_KEYS.",
+                        hint="Put back the key that encrypted it (anywhere in the list), or re-enter the "
+                        "app's keys in the dashboard.",
+                        id="audienceadmin.E004",
+                    )
+                )
+    return errors

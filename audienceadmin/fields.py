@@ -52,6 +52,15 @@ def decrypt(ciphertext: str) -> str:
         ) from None
 
 
+def is_current(ciphertext: str) -> bool:
+    """True when the newest key alone can read this token (nothing to rotate)."""
+    try:
+        Fernet(settings.FIELD_ENCRYPTION_KEYS[0].strip().encode()).decrypt(ciphertext.encode())
+    except InvalidToken:
+        return False
+    return True
+
+
 def rotate(ciphertext: str) -> str:
     """Re-encrypt under the newest key (raises DecryptionError if no key can read it)."""
     try:

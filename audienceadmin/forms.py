@@ -88,8 +88,17 @@ class AppForm(forms.Form):
         help_text="The company REST API key, sent as X-Authorization.",
     )
 
-    def __init__(self, *args, instance: BatchApp | None = None, **kwargs) -> None:
+    allowed_operators = forms.ModelMultipleChoiceField(
+        label="Restrict to these operators",
+        queryset=None,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave all unticked: every operator may delete audiences in this app.",
+    )
+
+    def __init__(self, *args, operators, instance: BatchApp | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["allowed_operators"].queryset = operators
         self.instance = instance
         if instance is not None:
             for field, hint in (

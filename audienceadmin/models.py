@@ -23,6 +23,13 @@ class BatchApp(models.Model):
     rest_api_key_hint = models.CharField(max_length=8, editable=False)
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     archived_at = models.DateTimeField(null=True, blank=True, editable=False)
+    allowed_operators = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="+",
+        verbose_name="restricted to",
+        help_text="Leave empty: every operator may delete audiences in this app.",
+    )
 
     objects = BatchAppManager()
 
@@ -66,6 +73,12 @@ class AuditEvent(models.Model):
         APP_KEYS_CHANGED = "app_keys_changed", "App keys replaced"
         APP_RENAMED = "app_renamed", "App renamed"
         APP_ARCHIVED = "app_archived", "App archived"
+        APP_ACCESS_CHANGED = "app_access_changed", "App access changed"
+        CONNECTION_TESTED = "connection_tested", "Connection tested"
+        KEYS_REENCRYPTED = "keys_reencrypted", "Stored keys re-encrypted"
+        LOGIN_FAILED = "login_failed", "Login failed"
+        LOCKED_OUT = "locked_out", "Locked out"
+        PERMISSION_DENIED = "permission_denied", "Permission denied"
 
     class Outcome(models.TextChoices):
         DELETED = "deleted", "Deleted"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.core.paginator import Page, Paginator
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from audienceadmin.models import AuditEvent, BatchApp
 
@@ -14,12 +14,45 @@ Kind = AuditEvent.Kind
 
 
 def apps_for_delete(*, user) -> QuerySet[BatchApp]:
-    """Apps an operator may delete audiences in: the active ones."""
-    return BatchApp.objects.filter(archived_at__isnull=True)
+    """Active apps the user may delete audiences in: those open to every operator, and those
+    restricted to a list of operators that names the user (superusers: all)."""
+    apps = BatchApp.objects.filter(archived_at__isnull=True)
+    if user.is_superuser:
+        return apps
+    restricted = BatchApp.allowed_operators.through.objects.filter(batchapp=OuterRef("pk"))
+    return apps.filter(~Exists(restricted) | Exists(restricted.filter(user=user)))
+
+
+def app_usable_by(app: BatchApp, user) -> bool:
+    return apps_for_delete(user=user).filter(pk=app.pk).exists()
 
 
 def apps_all() -> QuerySet[BatchApp]:
-    return BatchApp.objects.order_by("archived_at", "name")
+    """Every app, with who last changed its keys (from the audit) and whom it is restricted to."""
+    last_key_event = AuditEvent.objects.filter(
+        app=OuterRef("pk"), kind__in=[Kind.APP_CREATED, Kind.APP_KEYS_CHANGED]
+    ).order_by("-id")
+    return (
+        BatchApp.objects.order_by("archived_at", "name")
+        .annotate(
+            keys_changed_by=Subquery(last_key_event.values("actor_username")[:1]),
+            keys_changed_at=Subquery(last_key_event.values("at")[:1]),
+        )
+        .prefetch_related("allowed_operators")
+    )
+
+
+def operators() -> QuerySet:
+    """Active users who may delete audiences (through a group or directly), for restricting apps."""
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(Q(groups__permissions__codename="delete_audience") | Q(user_permissions__codename="delete_audience"))
+        .distinct()
+        .order_by("username")
+    )
 
 
 def app_by_name(name: str) -> BatchApp | None:

@@ -6,17 +6,18 @@ import dataclasses
 import logging
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from audienceadmin import batch_api
+from audienceadmin import batch_api, fields, selectors
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, key_hint
 
@@ -39,8 +40,21 @@ def _audit_app(kind: str, *, actor, app: BatchApp, ip: str | None, message: str 
     AuditEvent.objects.create(kind=kind, app=app, app_name=app.name, ip=ip, message=message, **_actor_fields(actor, ""))
 
 
+def _access_description(users: Iterable[AbstractBaseUser]) -> str:
+    names = sorted(u.get_username() for u in users)
+    return "restricted to " + ", ".join(names) if names else "open to every operator"
+
+
 @transaction.atomic
-def app_create(*, actor: AbstractBaseUser, name: str, api_key: str, rest_api_key: str, ip: str | None) -> BatchApp:
+def app_create(
+    *,
+    actor: AbstractBaseUser | None,
+    name: str,
+    api_key: str,
+    rest_api_key: str,
+    ip: str | None,
+    allowed_operators: Iterable[AbstractBaseUser] = (),
+) -> BatchApp:
     app = BatchApp.objects.create(
         name=name,
         api_key=api_key,
@@ -48,7 +62,9 @@ def app_create(*, actor: AbstractBaseUser, name: str, api_key: str, rest_api_key
         api_key_hint=key_hint(api_key),
         rest_api_key_hint=key_hint(rest_api_key),
     )
-    _audit_app(Kind.APP_CREATED, actor=actor, app=app, ip=ip)
+    allowed_operators = list(allowed_operators)
+    app.allowed_operators.set(allowed_operators)
+    _audit_app(Kind.APP_CREATED, actor=actor, app=app, ip=ip, message=_access_description(allowed_operators))
     return app
 
 
@@ -61,8 +77,10 @@ def app_update(
     api_key: str = "",
     rest_api_key: str = "",
     ip: str | None,
+    allowed_operators: Iterable[AbstractBaseUser] | None = None,
 ) -> BatchApp:
-    """Rename and/or replace keys. An empty key means "keep the stored one"."""
+    """Rename, replace keys, restrict access. An empty key means "keep the stored one";
+    ``allowed_operators=None`` leaves access as it is."""
     app = BatchApp.objects.select_for_update().get(pk=app.pk)
     if name != app.name:
         old_name = app.name
@@ -81,6 +99,13 @@ def app_update(
     if fields:
         app.save(update_fields=fields)
         _audit_app(Kind.APP_KEYS_CHANGED, actor=actor, app=app, ip=ip, message=" and ".join(changed))
+    if allowed_operators is not None:
+        allowed_operators = list(allowed_operators)
+        if {u.pk for u in allowed_operators} != set(app.allowed_operators.values_list("pk", flat=True)):
+            app.allowed_operators.set(allowed_operators)
+            _audit_app(
+                Kind.APP_ACCESS_CHANGED, actor=actor, app=app, ip=ip, message=_access_description(allowed_operators)
+            )
     return app
 
 
@@ -142,8 +167,16 @@ def audience_delete(
     app = BatchApp.objects.get(pk=app.pk)  # its current name and state, not a stale copy
     if app.is_archived:
         raise ValidationError(f"App “{app.name}” is archived.", code="archived")
-    if actor is not None and not actor.has_perm(DELETE_PERMISSION):
-        raise PermissionDenied("You may not delete audiences.")
+    if actor is not None and not (actor.has_perm(DELETE_PERMISSION) and selectors.app_usable_by(app, actor)):
+        security_event_record(
+            kind=Kind.PERMISSION_DENIED,
+            actor=actor,
+            ip=ip,
+            app=app,
+            audience=name,
+            message="delete refused: the user may not delete audiences in this app",
+        )
+        raise PermissionDenied("You may not delete audiences in this app.")
 
     attempt = uuid.uuid4()
     common = {
@@ -356,3 +389,128 @@ def _describe_outcome(result: DeletionResult, app: str, audience: str, said: str
         f"{REASONS.get(result.reason, 'no answer came back')}. Batch may or may not have deleted "
         "it. Check whether the audience still exists in Batch before trying again." + said
     )
+
+
+# --- security events, connection tests, key rotation ------------------------------------------------
+
+
+def security_event_record(
+    *,
+    kind: str,
+    ip: str | None,
+    actor: AbstractBaseUser | None = None,
+    username: str = "",
+    app: BatchApp | None = None,
+    audience: str = "",
+    message: str = "",
+) -> AuditEvent:
+    """Failed logins, lockouts, permission denials: who (or which username was tried), from where."""
+    return AuditEvent.objects.create(
+        kind=kind,
+        ip=ip,
+        app=app,
+        app_name=app.name if app else "",
+        audience=audience,
+        message=message[:500],
+        **_actor_fields(actor, username[:150]),
+    )
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    ok: bool
+    message: str
+
+
+def app_test_connection(*, actor: AbstractBaseUser, app: BatchApp, ip: str | None) -> ConnectionTest:
+    """Call Batch's list route with the stored keys (read-only) and say whether they work."""
+    name = f"“{app.name}”"
+    status, error_name, error_code, batch_message = None, "", "", ""
+    try:
+        credentials = app_credentials(app)
+        response = batch_api.get_client().list_audiences(credentials, limit=1)
+    except DecryptionError:
+        result = ConnectionTest(False, f"The stored keys of app {name} cannot be decrypted with FIELD_ENCRYPTION_KEYS.")
+    except batch_api.BatchApiError as exc:
+        status, error_name, error_code, batch_message = exc.http_status, exc.name, exc.code, exc.message
+        if exc.http_status == 401:
+            text = f"Batch rejected the keys of app {name}: replace the REST API key or the API key."
+        else:
+            text = f"Batch refused the test request for app {name}."
+        result = ConnectionTest(False, f"{text} Batch said: {' '.join(filter(None, [exc.name, f'HTTP {status}']))}.")
+    except batch_api.BatchError as exc:
+        status, error_name, error_code, batch_message = exc.http_status, exc.name, exc.code, exc.message
+        why = REASONS.get(exc.reason, exc.reason) + (f" (HTTP {status})" if status else "")
+        result = ConnectionTest(False, f"Could not check app {name}: {why}. Try again later.")
+    else:
+        result = ConnectionTest(True, f"The keys of app {name} work: Batch answered HTTP {response.status}.")
+    AuditEvent.objects.create(
+        kind=Kind.CONNECTION_TESTED,
+        app=app,
+        app_name=app.name,
+        ip=ip,
+        http_status=status if not result.ok else 200,
+        error_name=error_name,
+        error_code=error_code,
+        message=("ok" if result.ok else "failed") + (f": {batch_message}" if batch_message else ""),
+        **_actor_fields(actor, ""),
+    )
+    return result
+
+
+@dataclass
+class RotationReport:
+    reencrypted: int = 0
+    already_current: int = 0
+    unreadable: list[str] = dataclasses.field(default_factory=list)
+
+
+def encryption_keys_rotate(*, batch_size: int = 100, actor_label: str = "system") -> RotationReport:
+    """Re-encrypt every stored secret under the first key of FIELD_ENCRYPTION_KEYS.
+
+    Safe to run twice (secrets already under the newest key are left alone) and while the site
+    runs: each row is rewritten with a compare-and-swap on its old ciphertext, so a key replaced
+    meanwhile in the dashboard is never overwritten with the older value.
+    """
+    report = RotationReport()
+    table = connection.ops.quote_name(BatchApp._meta.db_table)
+    columns = ("api_key", "rest_api_key")
+    last_id = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, name, api_key, rest_api_key FROM {table} WHERE id > %s ORDER BY id LIMIT %s",  # noqa: S608
+                [last_id, batch_size],
+            )
+            rows = cursor.fetchall()
+        if not rows:
+            break
+        for pk, name, *tokens in rows:
+            last_id = pk
+            for column, token in zip(columns, tokens, strict=True):
+                if fields.is_current(token):
+                    report.already_current += 1
+                    continue
+                try:
+                    new_token = fields.rotate(token)
+                except DecryptionError:
+                    report.unreadable.append(f"{name} ({column})")
+                    continue
+                with connection.cursor() as cursor:
+                    column_sql = connection.ops.quote_name(column)
+                    cursor.execute(
+                        f"UPDATE {table} SET {column_sql} = %s WHERE id = %s AND {column_sql} = %s",  # noqa: S608
+                        [new_token, pk, token],
+                    )
+                    # 0 rows: the key was replaced meanwhile, under the newest key already.
+                    report.reencrypted += cursor.rowcount
+                    report.already_current += 1 - cursor.rowcount
+    AuditEvent.objects.create(
+        kind=Kind.KEYS_REENCRYPTED,
+        actor_username=actor_label,
+        message=(
+            f"{report.reencrypted} re-encrypted, {report.already_current} already current, "
+            f"{len(report.unreadable)} unreadable"
+        ),
+    )
+    return report

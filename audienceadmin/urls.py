@@ -12,6 +12,7 @@ urlpatterns = [
     path("apps/new/", views.app_create, name="app_create"),
     path("apps/<int:pk>/edit/", views.app_edit, name="app_edit"),
     path("apps/<int:pk>/archive/", views.app_archive, name="app_archive"),
+    path("apps/<int:pk>/test/", views.app_test_connection, name="app_test_connection"),
     path("delete/", views.audience_delete, name="audience_delete"),
     path("delete/confirm/", views.audience_delete_confirm, name="audience_delete_confirm"),
     path("history/", views.history, name="history"),

@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import wraps
 
 from django.contrib import messages
-from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -27,6 +28,27 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+def permission_required(perm: str):
+    """Like Django's (403 for a logged-in user without ``perm``), and the refusal is audited."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if not request.user.has_perm(perm):
+                services.security_event_record(
+                    kind=AuditEvent.Kind.PERMISSION_DENIED,
+                    actor=request.user,
+                    ip=client_ip(request),
+                    message=f"{request.method} {request.path[:200]} needs {perm}",
+                )
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     recent = None
@@ -39,15 +61,15 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@permission_required("audienceadmin.view_batchapp", raise_exception=True)
+@permission_required("audienceadmin.view_batchapp")
 def app_list(request: HttpRequest) -> HttpResponse:
     return render(request, "audienceadmin/app_list.html", {"apps": selectors.apps_all()})
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("audienceadmin.add_batchapp", raise_exception=True)
+@permission_required("audienceadmin.add_batchapp")
 def app_create(request: HttpRequest) -> HttpResponse:
-    form = AppForm(request.POST or None)
+    form = AppForm(request.POST or None, operators=selectors.operators())
     if request.method == "POST" and form.is_valid():
         app = services.app_create(actor=request.user, ip=client_ip(request), **form.cleaned_data)
         messages.success(request, f"App “{app.name}” was added. Its keys are stored encrypted.")
@@ -56,10 +78,15 @@ def app_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("audienceadmin.change_batchapp", raise_exception=True)
+@permission_required("audienceadmin.change_batchapp")
 def app_edit(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(BatchApp, pk=pk, archived_at__isnull=True)
-    form = AppForm(request.POST or None, instance=app, initial={"name": app.name})
+    form = AppForm(
+        request.POST or None,
+        instance=app,
+        operators=selectors.operators(),
+        initial={"name": app.name, "allowed_operators": app.allowed_operators.all()},
+    )
     if request.method == "POST" and form.is_valid():
         services.app_update(actor=request.user, app=app, ip=client_ip(request), **form.cleaned_data)
         messages.success(request, f"App “{form.cleaned_data['name']}” was saved.")
@@ -68,7 +95,7 @@ def app_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("audienceadmin.change_batchapp", raise_exception=True)
+@permission_required("audienceadmin.change_batchapp")
 def app_archive(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(BatchApp, pk=pk, archived_at__isnull=True)
     if request.method == "GET":
@@ -78,11 +105,20 @@ def app_archive(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("app_list")
 
 
+@require_POST
+@permission_required("audienceadmin.change_batchapp")
+def app_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
+    app = get_object_or_404(BatchApp, pk=pk, archived_at__isnull=True)
+    result = services.app_test_connection(actor=request.user, app=app, ip=client_ip(request))
+    messages.add_message(request, messages.SUCCESS if result.ok else messages.ERROR, result.message)
+    return redirect("app_list")
+
+
 # --- deleting an audience -----------------------------------------------------------------------
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("audienceadmin.delete_audience", raise_exception=True)
+@permission_required("audienceadmin.delete_audience")
 def audience_delete(request: HttpRequest) -> HttpResponse:
     """Step 1: pick an app and a name. A valid POST shows the confirmation page (step 2)."""
     apps = selectors.apps_for_delete(user=request.user)
@@ -94,7 +130,7 @@ def audience_delete(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@permission_required("audienceadmin.delete_audience", raise_exception=True)
+@permission_required("audienceadmin.delete_audience")
 def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
     """Step 3: the name was typed again; call Batch, say what happened, redirect."""
     form = ConfirmDeleteForm(request.POST, apps=selectors.apps_for_delete(user=request.user))
@@ -126,7 +162,7 @@ def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@permission_required("audienceadmin.view_auditevent", raise_exception=True)
+@permission_required("audienceadmin.view_auditevent")
 def history(request: HttpRequest) -> HttpResponse:
     services.attempts_sweep(window=timedelta(days=1))  # close attempts whose process died
     page = selectors.deletion_attempts_page(page=request.GET.get("page"))

@@ -188,7 +188,7 @@ def test_key_administration_is_audited_without_the_keys(keyadmin, batch_app, app
 
     events = list(AuditEvent.objects.order_by("id").values_list("kind", "app_name", "message"))
     assert events == [
-        (Kind.APP_CREATED, "Shop iOS", ""),
+        (Kind.APP_CREATED, "Shop iOS", "open to every operator"),
         (Kind.APP_RENAMED, "Shop iOS (prod)", "was “Shop iOS”"),
         (Kind.APP_KEYS_CHANGED, "Shop iOS (prod)", "REST API key"),
         (Kind.APP_ARCHIVED, "Shop iOS (prod)", ""),

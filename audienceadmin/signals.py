@@ -1,0 +1,32 @@
+"""Receivers that turn authentication signals into audit events (the services write them)."""
+
+from __future__ import annotations
+
+from axes.signals import user_locked_out
+from django.contrib.auth.signals import user_login_failed
+from django.dispatch import receiver
+
+from audienceadmin import services
+from audienceadmin.models import AuditEvent
+
+
+def _ip(request) -> str | None:
+    return request.META.get("REMOTE_ADDR") if request is not None else None
+
+
+@receiver(user_login_failed, dispatch_uid="audit_login_failed")
+def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
+    # `credentials` is already cleansed by Django: only the username is kept here, never a password.
+    services.security_event_record(
+        kind=AuditEvent.Kind.LOGIN_FAILED, username=str(credentials.get("username", "")), ip=_ip(request)
+    )
+
+
+@receiver(user_locked_out, dispatch_uid="audit_locked_out")
+def audit_locked_out(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
+    services.security_event_record(
+        kind=AuditEvent.Kind.LOCKED_OUT,
+        username=str(username or ""),
+        ip=ip_address or _ip(request),
+        message="login refused: too many failed attempts",
+    )

@@ -1,0 +1,341 @@
+"""Keys and access: the permission matrix, key rotation, system checks, hardening, login throttling."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from audienceadmin import checks, services
+from audienceadmin.models import AuditEvent, BatchApp
+from tests.conftest import PASSWORD, make_user
+
+pytestmark = pytest.mark.django_db
+Kind = AuditEvent.Kind
+
+ROLES = ["anonymous", "viewer", "operator", "keyadmin", "superuser", "inactive"]
+EVERYONE = {"viewer", "operator", "keyadmin", "superuser"}
+KEYS = {"keyadmin", "superuser"}
+DELETERS = {"operator", "superuser"}
+HISTORY = EVERYONE
+
+# url name -> (methods the view accepts, roles allowed). Anything else: login redirect (anonymous,
+# inactive), 405 (method), 403 (role). Every URL of the project must be listed here.
+RULES: dict[str, tuple[set[str], set[str]]] = {
+    "home": ({"GET"}, EVERYONE),
+    "history": ({"GET"}, HISTORY),
+    "app_list": ({"GET"}, KEYS),
+    "app_create": ({"GET", "POST"}, KEYS),
+    "app_edit": ({"GET", "POST"}, KEYS),
+    "app_test_connection": ({"POST"}, KEYS),
+    "audience_delete": ({"GET", "POST"}, DELETERS),
+    "audience_delete_confirm": ({"POST"}, DELETERS),
+    "app_archive": ({"GET", "POST"}, KEYS),  # last: a permitted POST archives the app
+}
+NEEDS_APP = {"app_edit", "app_test_connection", "app_archive"}
+PUBLIC = {"login"}  # reachable without logging in
+LOGGED_IN_ONLY = {"logout"}  # POST only; any logged-in user
+
+
+def project_url_names() -> set[str]:
+    names = set()
+    for entry in get_resolver().url_patterns:
+        if isinstance(entry, URLPattern) and entry.name:
+            names.add(entry.name)
+        elif isinstance(entry, URLResolver) and getattr(entry, "app_name", None) != "admin":
+            names.update(p.name for p in entry.url_patterns if getattr(p, "name", None))
+    return names
+
+
+def test_every_url_has_a_permission_rule():
+    assert project_url_names() == set(RULES) | PUBLIC | LOGGED_IN_ONLY
+
+
+@pytest.fixture
+def users(django_user_model, role_groups, viewer, operator, keyadmin):
+    return {
+        "anonymous": None,
+        "viewer": viewer,
+        "operator": operator,
+        "keyadmin": keyadmin,
+        "superuser": django_user_model.objects.create_superuser("root", "", PASSWORD),
+        "inactive": make_user(django_user_model, "ina", role_groups["Operators"], is_active=False),
+    }
+
+
+def expected_status(url_name: str, role: str, method: str) -> int:
+    methods, allowed = RULES[url_name]
+    if role in ("anonymous", "inactive"):
+        return 302
+    if method not in methods:
+        return 405
+    return 200 if role in allowed else 403
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_permission_matrix(role, users, batch_app, fast_client):
+    client = Client()
+    if users[role] is not None:
+        client.force_login(users[role])
+    for url_name in RULES:
+        url = reverse(url_name, args=[batch_app.pk] if url_name in NEEDS_APP else [])
+        for method in ("GET", "POST"):
+            response = getattr(client, method.lower())(url)
+            status = response.status_code
+            if status in (301, 302) and expected_status(url_name, role, method) == 200:
+                status = 200  # a valid action answers with a redirect
+            if status == 400 and method == "POST":
+                status = 200  # an empty form, re-shown with errors
+            assert status == expected_status(url_name, role, method), (url_name, role, method)
+            if expected_status(url_name, role, method) == 302 and status == 302:
+                assert response.url.startswith(reverse("login"))
+
+
+def test_permission_denials_are_audited(viewer):
+    client = Client()
+    client.force_login(viewer)
+    client.post(reverse("audience_delete_confirm"), {"app": 1, "name": "x", "confirm_name": "x"})
+    event = AuditEvent.objects.get(kind=Kind.PERMISSION_DENIED)
+    assert (event.actor, event.ip) == (viewer, "127.0.0.1")
+    assert "delete_audience" in event.message
+
+
+# --- per-app restriction ------------------------------------------------------------------------
+
+
+def test_an_app_restricted_to_some_operators_is_hidden_and_refused_to_others(
+    django_user_model, role_groups, operator, keyadmin, batch_app, simulator
+):
+    other = make_user(django_user_model, "olga", role_groups["Operators"])
+    services.app_update(actor=keyadmin, app=batch_app, name=batch_app.name, ip=None, allowed_operators=[other])
+
+    client = Client()
+    client.force_login(operator)
+    form = client.get(reverse("audience_delete")).context["form"]
+    assert list(form.fields["app"].queryset) == []
+    client.force_login(other)
+    assert list(client.get(reverse("audience_delete")).context["form"].fields["app"].queryset) == [batch_app]
+
+    with pytest.raises(services.PermissionDenied):
+        services.audience_delete(actor=operator, app=batch_app, name="beta", ip=None)
+    assert simulator.requests == []
+    denied = AuditEvent.objects.get(kind=Kind.PERMISSION_DENIED)
+    assert (denied.actor, denied.app, denied.audience) == (operator, batch_app, "beta")
+    access = AuditEvent.objects.get(kind=Kind.APP_ACCESS_CHANGED)
+    assert access.message == "restricted to olga"
+
+
+def test_key_administrators_restrict_apps_from_the_form(keyadmin, operator, batch_app):
+    client = Client()
+    client.force_login(keyadmin)
+    client.post(
+        reverse("app_edit", args=[batch_app.pk]),
+        {"name": batch_app.name, "api_key": "", "rest_api_key": "", "allowed_operators": [operator.pk]},
+    )
+    assert list(BatchApp.objects.get(pk=batch_app.pk).allowed_operators.all()) == [operator]
+    assert "otto" in client.get(reverse("app_list")).content.decode()
+
+
+# --- the key administrator's page ----------------------------------------------------------------
+
+
+def test_app_list_says_who_last_changed_the_keys(keyadmin, batch_app):
+    services.app_update(actor=keyadmin, app=batch_app, name=batch_app.name, rest_api_key="NEWREST-0123456789", ip=None)
+    client = Client()
+    client.force_login(keyadmin)
+    [app] = client.get(reverse("app_list")).context["apps"]
+    assert app.keys_changed_by == "kim"
+    assert app.keys_changed_at == AuditEvent.objects.filter(kind=Kind.APP_KEYS_CHANGED).get().at
+
+
+def test_test_connection_reports_success_and_is_audited(keyadmin, batch_app, fast_client, simulator, app_keys):
+    client = Client()
+    client.force_login(keyadmin)
+    response = client.post(reverse("app_test_connection", args=[batch_app.pk]), follow=True)
+    assert "The keys of app “Shop iOS” work" in response.content.decode()
+    [sent] = simulator.requests
+    assert (sent.method, sent.path, sent.query) == ("GET", f"/1.1/{app_keys.api_key}/custom-audience", "from=0&limit=1")
+    event = AuditEvent.objects.get(kind=Kind.CONNECTION_TESTED)
+    assert (event.actor, event.http_status, event.message) == (keyadmin, 200, "ok")
+
+
+def test_test_connection_reports_a_wrong_key(keyadmin, batch_app, fast_client, simulator, app_keys):
+    simulator.add_app(app_keys.api_key, "SOME-OTHER-REST-KEY-123")
+    result = services.app_test_connection(actor=keyadmin, app=batch_app, ip=None)
+    assert not result.ok
+    assert "Batch rejected the keys" in result.message and "AUTHENTICATION_INVALID" in result.message
+    event = AuditEvent.objects.get(kind=Kind.CONNECTION_TESTED)
+    assert (event.http_status, event.error_name) == (401, "AUTHENTICATION_INVALID")
+
+
+# --- encryption key rotation ------------------------------------------------------------------------
+
+
+def test_key_rotation_end_to_end(keyadmin, settings, app_keys):
+    old = settings.FIELD_ENCRYPTION_KEYS[0]
+    apps = [
+        services.app_create(
+            actor=keyadmin,
+            name=f"App {i}",
+            api_key=f"{app_keys.api_key}{i}",
+            rest_api_key=f"{app_keys.rest_api_key}{i}",
+            ip=None,
+        )
+        for i in range(5)
+    ]
+    # 1. a new key goes first; the old one stays so that existing rows stay readable
+    new = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new, old]
+    assert checks.check_stored_secrets_decrypt(None) == []
+    # 2. rotate (in batches smaller than the table)
+    out = StringIO()
+    call_command("rotate_encryption_keys", "--batch-size", "2", stdout=out)
+    assert "10 secret(s) re-encrypted under the newest key, 0 already under it." in out.getvalue()
+    # 3. safe to run twice
+    out = StringIO()
+    call_command("rotate_encryption_keys", stdout=out)
+    assert "0 secret(s) re-encrypted under the newest key, 10 already under it." in out.getvalue()
+    # 4. the old key can go: everything is readable with the new one alone
+    settings.FIELD_ENCRYPTION_KEYS = [new]
+    assert checks.check_stored_secrets_decrypt(None) == []
+    for i, app in enumerate(apps):
+        assert services.app_credentials(app).api_key == f"{app_keys.api_key}{i}"
+    assert AuditEvent.objects.filter(kind=Kind.KEYS_REENCRYPTED).count() == 2
+
+
+def test_rotation_reports_unreadable_secrets_and_the_check_names_the_app(keyadmin, settings, batch_app):
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the key that encrypted it is gone
+    errors = checks.check_stored_secrets_decrypt(None)
+    assert {e.id for e in errors} == {"audienceadmin.E004"}
+    assert "Shop iOS" in errors[0].msg
+    with pytest.raises(CommandError, match="Shop iOS") as excinfo:
+        call_command("rotate_encryption_keys")
+    assert excinfo.value.returncode == 1
+
+
+def test_rotation_never_overwrites_a_key_replaced_meanwhile(keyadmin, settings, batch_app, monkeypatch):
+    """The dashboard replaces the key between the rotation's read and its write."""
+    from audienceadmin import fields
+
+    old = settings.FIELD_ENCRYPTION_KEYS[0]
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), old]
+    real_rotate = fields.rotate
+
+    def rotate_while_someone_edits(token):
+        if not getattr(rotate_while_someone_edits, "done", False):
+            rotate_while_someone_edits.done = True
+            services.app_update(
+                actor=keyadmin, app=batch_app, name=batch_app.name, api_key="REPLACED-0123456789", ip=None
+            )
+        return real_rotate(token)
+
+    monkeypatch.setattr(fields, "rotate", rotate_while_someone_edits)
+    report = services.encryption_keys_rotate()
+    assert services.app_credentials(batch_app).api_key == "REPLACED-0123456789"
+    assert report.reencrypted == 1  # only the REST key; the replaced API key was left alone
+
+
+# --- hardening ---------------------------------------------------------------------------------------
+
+
+def production_env(**extra) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))}
+    env.update(
+        {
+            "DJANGO_DEBUG": "false",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "DJANGO_ALLOWED_HOSTS": "audience-admin.example.com",
+            "BATCH_API_URL": "https://api.batch.com",
+            **extra,
+        }
+    )
+    return env
+
+
+def manage(*args, env) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, str(Path(django_settings.BASE_DIR) / "manage.py"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_production_settings_pass_check_deploy_with_no_warning():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues (0 silenced)" in result.stdout
+
+
+def test_production_refuses_to_start_without_its_secrets():
+    result = manage("check", env=production_env(DJANGO_SECRET_KEY=""))  # empty wins over a local .env
+    assert result.returncode != 0 and "DJANGO_SECRET_KEY is not set" in result.stderr
+    result = manage("check", env=production_env(FIELD_ENCRYPTION_KEYS=""))
+    assert result.returncode != 0 and "audienceadmin.E002" in result.stderr
+
+
+def test_every_page_sends_a_strict_csp_and_no_inline_code(users, batch_app):
+    client = Client()
+    assert "default-src 'self'" in client.get(reverse("login")).headers["Content-Security-Policy"]
+    client.force_login(users["superuser"])
+    pages = [
+        reverse("home"),
+        reverse("history"),
+        reverse("app_list"),
+        reverse("app_create"),
+        reverse("app_edit", args=[batch_app.pk]),
+        reverse("app_archive", args=[batch_app.pk]),
+        reverse("audience_delete"),
+    ]
+    for url in pages:
+        response = client.get(url)
+        assert response.status_code == 200, url
+        csp = response.headers["Content-Security-Policy"]
+        assert "default-src 'self'" in csp and "unsafe-inline" not in csp
+        assert response.headers["X-Frame-Options"] == "DENY"
+        html = response.content.decode()
+        assert "<script>" not in html and " style=" not in html and "<style" not in html, url
+
+
+def test_https_is_enforced_outside_debug(settings):
+    settings.SECURE_SSL_REDIRECT = True
+    response = Client().get(reverse("login"))
+    assert response.status_code == 301 and response.url.startswith("https://")
+
+
+# --- login throttling and sessions ---------------------------------------------------------------------
+
+
+def test_repeated_failed_logins_lock_the_account_out_and_are_audited(operator, settings):
+    client = Client()
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        response = client.post(reverse("login"), {"username": "otto", "password": "wrong"})
+    response = client.post(reverse("login"), {"username": "otto", "password": PASSWORD})
+    assert response.status_code == 429
+    assert "Too many failed logins" in response.content.decode()
+    failed = AuditEvent.objects.filter(kind=Kind.LOGIN_FAILED, actor_username="otto").count()
+    assert failed == settings.AXES_FAILURE_LIMIT + 1  # the last, refused while locked out, counts too
+    assert AuditEvent.objects.filter(kind=Kind.LOCKED_OUT, actor_username="otto").exists()
+    for event in AuditEvent.objects.all():
+        assert "wrong" not in event.message and PASSWORD not in event.message
+
+
+def test_sessions_expire_after_inactivity(operator):
+    client = Client()
+    client.force_login(operator)
+    assert django_settings.SESSION_SAVE_EVERY_REQUEST  # each request pushes the expiry back
+    client.get(reverse("home"))
+    age = client.session.get_expiry_age()
+    assert age == django_settings.SESSION_COOKIE_AGE <= 8 * 3600
