@@ -232,6 +232,8 @@ def _error(name: str, message: str) -> tuple[int, dict[str, Any]]:
 
 
 def _error_for_status(status: int) -> str | None:
+    if status == 400:
+        return "MALFORMED_PARAMETER"
     for name, (http_status, _code) in ERRORS.items():
         if http_status == status:
             return name
@@ -902,6 +904,9 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 120  # idle keep-alive connections are closed after this many seconds
     server: _Server
 
+    def version_string(self) -> str:
+        return self.server_version
+
     # -- plumbing ----------------------------------------------------------------------------
 
     def handle_one_request(self) -> None:
@@ -954,6 +959,10 @@ class _Handler(BaseHTTPRequestHandler):
         headers: Iterable[tuple[str, str]] = (),
     ) -> None:
         self._response_started = True
+        if self.request_version == "HTTP/0.9":
+            # Unparseable or HTTP/0.9 request lines still get a status line and headers.
+            self.request_version = "HTTP/1.0"
+            self.close_connection = True
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)

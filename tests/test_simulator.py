@@ -303,12 +303,15 @@ def test_unknown_routes_and_methods_are_404(sim: BatchSimulator, method: str, pa
 
 def test_garbage_on_the_socket_does_not_kill_the_server(sim: BatchSimulator) -> None:
     host, port = _address(sim)
-    for garbage in (
-        b"\x00\x01\x02 nonsense\r\n\r\n",
-        b"GET /x HTTP/9.9\r\n\r\n",
-        b"GET " + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
-        f"POST {BASE}/x HTTP/1.1\r\nContent-Length: -5\r\n\r\n".encode(),
-        f"POST {BASE}/x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc".encode(),
+    for garbage, expected in (
+        (b"\x00\x01\x02 nonsense\r\n\r\n", b"HTTP/1.1 400"),
+        (b"GET /x HTTP/9.9\r\n\r\n", b"HTTP/1.1 505"),
+        (b"GET /x HTTP/1.1\r\nBad Header\r\n\r\n", b"HTTP/1.1 404"),
+        (f"POST {BASE}/x HTTP/1.1\r\nContent-Length: -5\r\n\r\n".encode(), b"HTTP/1.1 400"),
+        (f"POST {BASE}/x HTTP/1.1\r\nContent-Length: 10\r\n\r\nabc".encode(), b"HTTP/1.1 400"),
+        (f"POST {BASE}/x HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n".encode(), b"HTTP/1.1 400"),
+        # The server may reset before the client reads its 414: an empty reply is acceptable.
+        (b"GET " + b"a" * 70000 + b" HTTP/1.1\r\n\r\n", b""),
     ):
         with socket.create_connection((host, port), timeout=2) as sock:
             sock.sendall(garbage)
@@ -317,7 +320,7 @@ def test_garbage_on_the_socket_does_not_kill_the_server(sim: BatchSimulator) -> 
             with contextlib.suppress(ConnectionResetError):
                 while chunk := sock.recv(65536):
                     reply += chunk
-            assert reply == b"" or reply.startswith((b"HTTP/1.", b"{"))
+            assert reply.startswith(expected)
             assert API_KEY.encode() not in reply
     assert call(sim, "GET", BASE).status == 200
 
@@ -693,7 +696,7 @@ def test_request_logging_never_prints_keys(capsys: pytest.CaptureFixture[str]) -
         assert call(simulator, "GET", f"//1.1/{API_KEY}/custom-audience").status == 404
         with socket.create_connection(_address(simulator), timeout=2) as sock:
             sock.sendall(f"GET /1.1/{API_KEY}/x HTTP/9\r\n\r\n".encode())
-            assert sock.recv(65536).startswith(b"HTTP/1.1 505")
+            assert sock.recv(65536).startswith(b"HTTP/1.1 400")
     err = capsys.readouterr().err
     assert "GET /1.1/<key>/custom-audience 200" in err
     assert len(err.splitlines()) == 4
