@@ -13,7 +13,7 @@ PORT ?= 8000
 SIMULATOR_PORT ?= 8001
 DEMO_DB := sqlite:///$(CURDIR)/demo.sqlite3
 
-.PHONY: run demo test lint format setup bench clean
+.PHONY: run demo test lint format setup dotenv bench clean
 
 $(PYTHON):
 	@test -n "$(SYSTEM_PYTHON)" || { echo "Python 3.12 or newer is needed (see .python-version)."; exit 1; }
@@ -24,22 +24,22 @@ $(STAMP): $(PYTHON) requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	rm -f $(VENV)/.installed-* && touch $@
 
-.env: | $(STAMP)
-	$(PYTHON) -m audienceadmin.envfile
+dotenv: $(STAMP)  ## .env with fresh secrets; adds any a newer version needs, never changes one
+	@$(PYTHON) -m audienceadmin.envfile
 
-setup: $(STAMP) .env  ## virtualenv, pinned requirements, .env with fresh secrets, migrated SQLite
+setup: dotenv  ## virtualenv, pinned requirements, .env with fresh secrets, migrated SQLite
 	DJANGO_DEBUG=true $(PYTHON) manage.py migrate --no-input
 
 run: setup  ## the dashboard on http://127.0.0.1:8000 (SQLite)
 	DJANGO_DEBUG=true $(PYTHON) manage.py ensure_admin
 	DJANGO_DEBUG=true $(PYTHON) manage.py runserver $(HOST):$(PORT)
 
-demo: $(STAMP) .env  ## the dashboard against the bundled Batch simulator, with demo data
+demo: dotenv  ## the dashboard against the bundled Batch simulator, with demo data
 	DJANGO_DEBUG=true DATABASE_URL=$(DEMO_DB) $(PYTHON) manage.py migrate --no-input
 	DJANGO_DEBUG=true DATABASE_URL=$(DEMO_DB) $(PYTHON) manage.py demo \
 		--addr $(HOST):$(PORT) --simulator-port $(SIMULATOR_PORT)
 
-test: $(STAMP) .env  ## the whole test suite (browser tests need /usr/bin/chromium)
+test: dotenv  ## the whole test suite (browser tests need /usr/bin/chromium)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

@@ -7,7 +7,7 @@ from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection
 
-from audienceadmin import fields
+from audienceadmin import audit, fields
 
 
 @register()
@@ -21,6 +21,21 @@ def check_encryption_keys(app_configs, **kwargs) -> list[Error]:
                 hint="Generate a key with: python -c 'from cryptography.fernet import Fernet; "
                 "print(Fernet.generate_key().decode())'",
                 id="audienceadmin.E002",
+            )
+        ]
+    return []
+
+
+@register()
+def check_audit_keys(app_configs, **kwargs) -> list[Error]:
+    try:
+        audit.keys()
+    except ImproperlyConfigured as exc:
+        return [
+            Error(
+                str(exc),
+                hint="Generate one with: python -c 'import secrets; print(secrets.token_urlsafe(32))'",
+                id="audienceadmin.E005",
             )
         ]
     return []

@@ -1,6 +1,7 @@
-"""Write a local `.env` with fresh secrets if there is none: `python -m audienceadmin.envfile`.
+"""Write a local `.env` with fresh secrets: `python -m audienceadmin.envfile`.
 
-Never overwrites an existing file (its keys encrypt the database's secrets).
+Never overwrites a value (the encryption key is what makes the stored Batch keys readable); a
+secret a newer version needs and the file lacks is appended.
 """
 
 from __future__ import annotations
@@ -13,25 +14,29 @@ from cryptography.fernet import Fernet
 
 ENV_FILE = Path(__file__).resolve().parent.parent / ".env"
 
-TEMPLATE = """\
+HEADER = """\
 # Written by `make run`. Keep it secret; never commit it.
 # FIELD_ENCRYPTION_KEYS encrypts the Batch keys stored in the database: losing it loses them.
-DJANGO_SECRET_KEY={secret_key}
-FIELD_ENCRYPTION_KEYS={fernet_key}
 """
+SECRETS = {
+    "DJANGO_SECRET_KEY": lambda: secrets.token_urlsafe(50),
+    "FIELD_ENCRYPTION_KEYS": lambda: Fernet.generate_key().decode(),
+    "AUDIT_HMAC_KEYS": lambda: secrets.token_urlsafe(32),
+}
 
 
 def main() -> int:
-    if ENV_FILE.exists():
+    text = ENV_FILE.read_text() if ENV_FILE.exists() else HEADER
+    present = {line.split("=", 1)[0].strip() for line in text.splitlines() if "=" in line}
+    missing = [name for name in SECRETS if name not in present]
+    if not missing:
         return 0
-    ENV_FILE.write_text(
-        TEMPLATE.format(
-            secret_key=secrets.token_urlsafe(50),
-            fernet_key=Fernet.generate_key().decode(),
-        )
-    )
+    if not text.endswith("\n"):
+        text += "\n"
+    text += "".join(f"{name}={SECRETS[name]()}\n" for name in missing)
+    ENV_FILE.write_text(text)
     ENV_FILE.chmod(0o600)
-    print(f"Wrote {ENV_FILE.name} with a new DJANGO_SECRET_KEY and FIELD_ENCRYPTION_KEYS.")
+    print(f"Wrote {', '.join(missing)} to {ENV_FILE.name}.")
     return 0
 
 

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import ipaddress
+
 from django.conf import settings
-from django.db import models
+from django.db import models, router, transaction
 from django.utils import timezone
 
+from audienceadmin import audit
 from audienceadmin.fields import EncryptedTextField
 
 
@@ -61,6 +64,9 @@ class AuditEventQuerySet(models.QuerySet):
     def bulk_update(self, objs, fields, batch_size=None):
         raise PermissionError("Audit events are insert-only: they cannot be updated.")
 
+    def bulk_create(self, objs, *args, **kwargs):
+        raise PermissionError("Audit events are appended one by one to the chain: use save().")
+
 
 class AuditEvent(models.Model):
     """An append-only record. A deletion attempt is two events sharing ``attempt``:
@@ -109,6 +115,11 @@ class AuditEvent(models.Model):
     message = models.TextField(blank=True)
     tries = models.PositiveSmallIntegerField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)
+    # The hash chain (audienceadmin/audit.py): set by save(), never by callers.
+    prev_mac = models.CharField(max_length=64, editable=False)
+    mac = models.CharField(max_length=64, editable=False)
+    key_id = models.CharField(max_length=12, editable=False)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -126,10 +137,43 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.actor_username} at {self.at:%Y-%m-%d %H:%M:%S}"
 
-    def save(self, *args, **kwargs):
+    def save(self, *args, using=None, force_insert=True, **kwargs):
+        """Append to the chain: under the chain lock, take the next id and the previous mac, seal."""
         if not self._state.adding:
             raise PermissionError("Audit events are insert-only: they cannot be changed.")
-        super().save(*args, **kwargs)
+        using = using or router.db_for_write(AuditEvent)
+        if self.ip:
+            self.ip = ipaddress.ip_address(self.ip).compressed  # the form the database gives back
+        self.message = self.message.replace("\x00", "")
+        with transaction.atomic(using=using):
+            audit.lock_chain(using)
+            last = AuditEvent.objects.using(using).order_by("-id").values_list("id", "mac", "at").first()
+            last_id, self.prev_mac, last_at = last or (0, audit.GENESIS, None)
+            # Ids and times grow with the chain, so a date range is an id range.
+            self.id = last_id + 1
+            now = timezone.now()
+            self.at = max(now, last_at) if last_at else now
+            self.key_id, key = audit.signing_key()
+            self.mac = audit.seal(key, self.prev_mac, {f: getattr(self, f) for f in audit.SEALED_FIELDS})
+            super().save(*args, using=using, force_insert=True, **kwargs)
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are insert-only: they cannot be deleted.")
+
+
+class AuditVerification(models.Model):
+    """The result of one run of `verify_audit_log` (not part of the chain; shown on the history page)."""
+
+    at = models.DateTimeField(default=timezone.now)
+    ok = models.BooleanField()
+    events = models.PositiveBigIntegerField()
+    head_mac = models.CharField(max_length=64, blank=True)
+    problem = models.TextField(blank=True)
+    seconds = models.FloatField()
+
+    class Meta:
+        ordering = ["-id"]
+        get_latest_by = "id"
+
+    def __str__(self) -> str:
+        return f"{'intact' if self.ok else 'TAMPERED'} ({self.events} events) at {self.at:%Y-%m-%d %H:%M}"

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.core.paginator import Page, Paginator
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from audienceadmin.models import AuditEvent, BatchApp
+from audienceadmin.models import AuditEvent, AuditVerification, BatchApp
 
 Kind = AuditEvent.Kind
 
@@ -92,3 +92,11 @@ def key_events(*, limit: int = 20) -> QuerySet[AuditEvent]:
     return AuditEvent.objects.filter(
         kind__in=[Kind.APP_CREATED, Kind.APP_KEYS_CHANGED, Kind.APP_RENAMED, Kind.APP_ARCHIVED]
     ).order_by("-id")[:limit]
+
+
+def audit_event_id_by_mac(mac: str) -> int | None:
+    return AuditEvent.objects.filter(mac=mac).values_list("id", flat=True).first()
+
+
+def last_verification() -> AuditVerification | None:
+    return AuditVerification.objects.order_by("-id").first()

@@ -17,9 +17,9 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from audienceadmin import batch_api, fields, selectors
+from audienceadmin import audit, batch_api, fields, selectors
 from audienceadmin.fields import DecryptionError
-from audienceadmin.models import AuditEvent, BatchApp, key_hint
+from audienceadmin.models import AuditEvent, AuditVerification, BatchApp, key_hint
 
 logger = logging.getLogger(__name__)
 Outcome = AuditEvent.Outcome
@@ -374,15 +374,15 @@ def _describe_outcome(result: DeletionResult, app: str, audience: str, said: str
                 "network and BATCH_API_URL."
             )
         if result.http_status == 503:
-            what = "Batch is in maintenance or temporarily unavailable"
+            what = f"Batch is in maintenance or temporarily unavailable{tries}: audience {audience} was not deleted"
         elif result.http_status == 429:
-            what = "Batch kept rate-limiting the request"
+            what = f"Batch kept rate-limiting the request{tries}: audience {audience} was not deleted"
         else:
-            what = "Batch kept answering with a server error"
-        return (
-            f"{what}{tries}, so it did not confirm the deletion of {audience} from app {app}. "
-            "Try again in a few minutes." + said
-        )
+            what = (
+                f"Batch kept answering with a server error{tries} and did not confirm the deletion of "
+                f"{audience}: it was most likely not deleted"
+            )
+        return f"{what} from app {app}. Try again in a few minutes." + said
     # UNKNOWN
     return (
         f"The outcome is unknown: the request to delete {audience} from app {app} was sent, but "
@@ -514,3 +514,21 @@ def encryption_keys_rotate(*, batch_size: int = 100, actor_label: str = "system"
         ),
     )
     return report
+
+
+# --- the audit chain ---------------------------------------------------------------------------------
+
+
+def audit_log_verify(*, expect_head: str | None = None) -> audit.Verdict:
+    """Stream the whole chain in id order (constant memory), record and return the verdict."""
+    started = time.monotonic()
+    rows = AuditEvent.objects.order_by("id").values_list(*audit.CHAIN_FIELDS).iterator(chunk_size=5000)
+    verdict = audit.verify(rows, expect_head=expect_head, lookup=selectors.audit_event_id_by_mac)
+    AuditVerification.objects.create(
+        ok=verdict.ok,
+        events=verdict.events,
+        head_mac=verdict.head_mac,
+        problem=verdict.problem,
+        seconds=time.monotonic() - started,
+    )
+    return verdict

@@ -5,6 +5,7 @@ The README's configuration table lists each variable; `.env.example` shows them 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import environ
@@ -31,6 +32,8 @@ if not SECRET_KEY:
 
 # Comma-separated Fernet keys, newest first. Checked by audienceadmin.checks (E002).
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+# Comma-separated secrets that seal the audit chain, newest first (E005 when missing).
+AUDIT_HMAC_KEYS = env.list("AUDIT_HMAC_KEYS", default=[])
 
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
@@ -87,9 +90,16 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets readers (the history page) run while a delete writes its audit event.
+    # IMMEDIATE: a transaction takes the write lock when it begins, which serialises audit appends.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
-        {"init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", "timeout": 20}
+        {
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+        }
     )
+    # Tests use a file too (not shared-cache memory), so they lock and wait as production does.
+    DATABASES["default"].setdefault("TEST", {"NAME": str(BASE_DIR / f"test-db-{os.getpid()}.sqlite3")})
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)

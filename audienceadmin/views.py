@@ -166,4 +166,4 @@ def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
 def history(request: HttpRequest) -> HttpResponse:
     services.attempts_sweep(window=timedelta(days=1))  # close attempts whose process died
     page = selectors.deletion_attempts_page(page=request.GET.get("page"))
-    return render(request, "audienceadmin/history.html", {"page": page})
+    return render(request, "audienceadmin/history.html", {"page": page, "verification": selectors.last_verification()})

@@ -7,7 +7,7 @@ import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group, Permission
 
-from audienceadmin import batch_api, roles, services
+from audienceadmin import audit, batch_api, roles, services
 from audienceadmin.simulator import BatchSimulator
 
 
@@ -17,6 +17,7 @@ def _test_settings(settings):
     build manifest, and a Batch URL where nothing listens (tests that talk to Batch use the
     simulator: nothing ever reaches the real API)."""
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
+    settings.AUDIT_HMAC_KEYS = ["test-audit-key-" + secrets.token_hex(8)]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.BATCH_API_URL = "http://127.0.0.1:9"
     # The test client speaks plain HTTP; production redirects to HTTPS (tested in test_security).
@@ -26,6 +27,24 @@ def _test_settings(settings):
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+def _flush_despite_the_audit_triggers():
+    """Transactional tests empty every table afterwards; the audit table refuses that, so its
+    triggers are lifted for the flush only (they are tested in test_audit_chain)."""
+    from django.db.backends.base.operations import BaseDatabaseOperations
+
+    original = BaseDatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        vendor = self.connection.vendor
+        drop, create = audit.DROP_TRIGGERS_SQL.get(vendor, []), audit.TRIGGERS_SQL.get(vendor, [])
+        original(self, [*drop, *sql_list, *create])
+
+    BaseDatabaseOperations.execute_sql_flush = execute_sql_flush
+
+
+_flush_despite_the_audit_triggers()
 
 
 @pytest.fixture
