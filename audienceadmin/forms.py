@@ -3,7 +3,8 @@ from __future__ import annotations
 from django import forms
 
 from audienceadmin import batch_api
-from audienceadmin.models import BatchApp
+from audienceadmin.models import AuditEvent, BatchApp
+from audienceadmin.selectors import HistoryFilter
 
 NAME_RULE = "Letters A–Z and a–z, digits, “_” and “-” only; 1 to 255 characters; case-sensitive."
 
@@ -130,3 +131,40 @@ class AppForm(forms.Form):
 
     def clean_rest_api_key(self) -> str:
         return self._clean_key("rest_api_key")
+
+
+class HistoryFilterForm(forms.Form):
+    """The history's filters, read from the query string so that every view is a bookmarkable URL."""
+
+    VIEWS = [("deletions", "Deletions"), ("keys", "Key changes"), ("security", "Security events")]
+
+    view = forms.ChoiceField(choices=VIEWS, required=False, widget=forms.HiddenInput)
+    app = forms.ModelChoiceField(queryset=BatchApp.objects.order_by("name"), required=False, empty_label="All apps")
+    actor = forms.CharField(label="Who", required=False, max_length=150)
+    outcome = forms.ChoiceField(
+        choices=[("", "All outcomes"), *AuditEvent.Outcome.choices], required=False, label="Outcome"
+    )
+    audience = forms.CharField(label="Audience", required=False, max_length=255)
+    prefix = forms.BooleanField(label="Names starting with this", required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("since") and cleaned.get("until") and cleaned["since"] > cleaned["until"]:
+            self.add_error("until", "“To” is before “From”.")
+        return cleaned
+
+    def to_filter(self) -> HistoryFilter:
+        data = self.cleaned_data if self.is_valid() else {}
+        app = data.get("app")
+        return HistoryFilter(
+            view=data.get("view") or "deletions",
+            app=app.pk if app else None,
+            actor=(data.get("actor") or "").strip(),
+            outcome=data.get("outcome") or "",
+            audience=(data.get("audience") or "").strip(),
+            prefix=bool(data.get("prefix")),
+            since=data.get("since"),
+            until=data.get("until"),
+        )

@@ -125,9 +125,16 @@ class AuditEvent(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # One index per history filter, each ending in id for keyset pagination (see selectors).
+        # PostgreSQL also gets a varchar_pattern_ops index for audience prefixes (migration 0005).
         indexes = [
-            models.Index(fields=["kind", "-id"], name="audit_kind_id"),
-            models.Index(fields=["kind", "at"], name="audit_kind_at"),
+            models.Index(fields=["kind", "id"], name="audit_kind_id"),
+            models.Index(fields=["kind", "app", "id"], name="audit_kind_app_id"),
+            models.Index(fields=["kind", "actor_username", "id"], name="audit_kind_actor_id"),
+            models.Index(fields=["kind", "outcome", "id"], name="audit_kind_outcome_id"),
+            models.Index(fields=["kind", "app", "outcome", "id"], name="audit_kind_app_outcome_id"),
+            models.Index(fields=["audience", "id"], name="audit_audience_id"),
+            models.Index(fields=["at"], name="audit_at"),
         ]
         constraints = [
             # An attempt has one *requested* and at most one *completed* event, whoever writes it.

@@ -16,5 +16,7 @@ urlpatterns = [
     path("delete/", views.audience_delete, name="audience_delete"),
     path("delete/confirm/", views.audience_delete_confirm, name="audience_delete_confirm"),
     path("history/", views.history, name="history"),
+    path("history/export.csv", views.history_export, name="history_export"),
+    path("history/events/<int:pk>/", views.history_event, name="history_event"),
     path("admin/", admin.site.urls),
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import logging
 from datetime import timedelta
 from functools import wraps
@@ -7,12 +8,13 @@ from functools import wraps
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audienceadmin import selectors, services
-from audienceadmin.forms import AppForm, ConfirmDeleteForm, DeleteAudienceForm
+from audienceadmin.forms import AppForm, ConfirmDeleteForm, DeleteAudienceForm, HistoryFilterForm
 from audienceadmin.models import AuditEvent, BatchApp
 
 logger = logging.getLogger(__name__)
@@ -53,7 +55,7 @@ def permission_required(perm: str):
 def home(request: HttpRequest) -> HttpResponse:
     recent = None
     if request.user.has_perm("audienceadmin.view_auditevent"):
-        recent = selectors.deletion_attempts_page(page=1, per_page=5).object_list
+        recent = selectors.recent_attempts()
     return render(request, "audienceadmin/home.html", {"recent": recent})
 
 
@@ -165,5 +167,60 @@ def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
 @permission_required("audienceadmin.view_auditevent")
 def history(request: HttpRequest) -> HttpResponse:
     services.attempts_sweep(window=timedelta(days=1))  # close attempts whose process died
-    page = selectors.deletion_attempts_page(page=request.GET.get("page"))
-    return render(request, "audienceadmin/history.html", {"page": page, "verification": selectors.last_verification()})
+    form = HistoryFilterForm(request.GET)
+    filters = form.to_filter()
+    page = selectors.history_page(filters, before=_cursor(request, "before"), after=_cursor(request, "after"))
+    query = request.GET.copy()
+    for key in ("before", "after"):
+        query.pop(key, None)
+    return render(
+        request,
+        "audienceadmin/history.html",
+        {
+            "form": form,
+            "filters": filters,
+            "page": page,
+            "query": query.urlencode(),
+            "views": HistoryFilterForm.VIEWS,
+            "actors": selectors.history_actors(),
+            "verification": selectors.last_verification(),
+        },
+    )
+
+
+def _cursor(request: HttpRequest, name: str) -> int | None:
+    value = request.GET.get(name, "")
+    return int(value) if value.isdigit() and len(value) < 19 else None
+
+
+@require_GET
+@permission_required("audienceadmin.view_auditevent")
+def history_export(request: HttpRequest) -> StreamingHttpResponse:
+    """The filtered events as CSV, streamed row by row (constant memory), MACs included."""
+    filters = HistoryFilterForm(request.GET).to_filter()
+    writer = csv.writer(_Echo())
+
+    def lines():
+        yield writer.writerow(selectors.EXPORT_FIELDS)
+        for row in selectors.history_export_rows(filters):
+            yield writer.writerow(["" if v is None else v for v in row])
+
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+    response["Content-Disposition"] = f'attachment; filename="audit-{filters.view}-{stamp}.csv"'
+    return response
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+@require_GET
+@permission_required("audienceadmin.view_auditevent")
+def history_event(request: HttpRequest, pk: int) -> HttpResponse:
+    try:
+        event, events = selectors.audit_event_with_attempt(pk)
+    except AuditEvent.DoesNotExist:
+        raise Http404("No such audit event") from None
+    return render(request, "audienceadmin/history_event.html", {"event": event, "events": events})

@@ -34,6 +34,8 @@ HISTORY = EVERYONE
 RULES: dict[str, tuple[set[str], set[str]]] = {
     "home": ({"GET"}, EVERYONE),
     "history": ({"GET"}, HISTORY),
+    "history_export": ({"GET"}, HISTORY),
+    "history_event": ({"GET"}, HISTORY),
     "app_list": ({"GET"}, KEYS),
     "app_create": ({"GET", "POST"}, KEYS),
     "app_edit": ({"GET", "POST"}, KEYS),
@@ -88,7 +90,10 @@ def test_permission_matrix(role, users, batch_app, fast_client):
     if users[role] is not None:
         client.force_login(users[role])
     for url_name in RULES:
-        url = reverse(url_name, args=[batch_app.pk] if url_name in NEEDS_APP else [])
+        if url_name == "history_event":
+            url = reverse(url_name, args=[AuditEvent.objects.order_by("id").first().pk])
+        else:
+            url = reverse(url_name, args=[batch_app.pk] if url_name in NEEDS_APP else [])
         for method in ("GET", "POST"):
             response = getattr(client, method.lower())(url)
             status = response.status_code

@@ -178,7 +178,7 @@ def test_viewer_sees_history_but_may_not_delete(page, live_server, viewer, brows
     nav = main_nav(page)
     expect(nav.get_by_role("link", name="Delete an audience")).to_have_count(0)
     nav.get_by_role("link", name="History").click()
-    expect(page.get_by_role("heading", level=1, name="Deletion history")).to_be_visible()
+    expect(page.get_by_role("heading", level=1, name="History")).to_be_visible()
 
     response = page.goto("/delete/")
     assert response is not None
