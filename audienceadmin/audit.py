@@ -15,6 +15,7 @@ import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC
 from functools import lru_cache
 
 from django.conf import settings
@@ -45,7 +46,6 @@ SEALED_FIELDS = (
     "details",
     "key_id",
 )
-CHAIN_FIELDS = ("id", "prev_mac", "mac", *SEALED_FIELDS)
 
 # Triggers that make the database itself refuse UPDATE and DELETE on the audit table.
 TABLE = "audienceadmin_auditevent"
@@ -94,22 +94,62 @@ def signing_key() -> tuple[str, bytes]:
     return keys()[0]
 
 
-def _plain(value):
-    if value is None or isinstance(value, str | int | dict | list):
-        return value
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+_AT, _ATTEMPT, _KEY_ID = (SEALED_FIELDS.index(f) for f in ("at", "attempt", "key_id"))
 
 
-def canonical(values: dict) -> bytes:
-    return json.dumps(
-        [_plain(values[f]) for f in SEALED_FIELDS], ensure_ascii=False, separators=(",", ":"), sort_keys=True
-    ).encode()
+def sealed_items(values: dict) -> list:
+    """The sealed fields of an event being written, as JSON-ready values (times in ISO 8601)."""
+    items = [values[f] for f in SEALED_FIELDS]
+    items[_AT] = items[_AT].isoformat()
+    if items[_ATTEMPT] is not None:
+        items[_ATTEMPT] = str(items[_ATTEMPT])
+    return items
 
 
-def seal(key: bytes, prev_mac: str, values: dict) -> str:
-    return hmac.new(key, prev_mac.encode() + b"\n" + canonical(values), hashlib.sha256).hexdigest()
+def seal(key: bytes, prev_mac: str, items: list) -> str:
+    message = prev_mac.encode() + b"\n" + _ENCODER.encode(items).encode()
+    return hmac.new(key, message, hashlib.sha256).hexdigest()
+
+
+def chain_rows(using: str = "default", batch: int = 20_000) -> Iterator[tuple[int, str, str, list]]:
+    """(id, prev_mac, mac, sealed items) for every event in id order, read in keyset batches
+    (constant memory) with raw SQL: the ORM's per-value conversions would triple the time."""
+    connection = connections[using]
+    sqlite = connection.vendor == "sqlite"
+    # SQLite: the text as stored, not through the driver's datetime converter (a third of the time).
+    columns = ", ".join(
+        ("id", "prev_mac", "mac", *("CAST(at AS text)" if f == "at" and sqlite else f for f in SEALED_FIELDS))
+    )
+    sql = f"SELECT {columns} FROM {TABLE} WHERE id > %s ORDER BY id LIMIT %s"  # noqa: S608
+    details_at, ip_at = SEALED_FIELDS.index("details"), SEALED_FIELDS.index("ip")
+    last = 0
+    while True:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [last, batch])
+            rows = cursor.fetchall()
+        if not rows:
+            return
+        for event_id, prev_mac, mac, *items in rows:
+            at, attempt, details, ip = items[_AT], items[_ATTEMPT], items[details_at], items[ip_at]
+            if isinstance(at, str):  # SQLite text "YYYY-MM-DD HH:MM:SS[.ffffff]", in UTC
+                items[_AT] = at.replace(" ", "T", 1) + "+00:00"
+            elif at.tzinfo is None:  # SQLite through its datetime converter: naive UTC
+                items[_AT] = at.replace(tzinfo=UTC).isoformat()
+            else:
+                items[_AT] = at.astimezone(UTC).isoformat()
+            if sqlite:  # uuid as 32 hex digits
+                if attempt is not None:
+                    items[_ATTEMPT] = f"{attempt[:8]}-{attempt[8:12]}-{attempt[12:16]}-{attempt[16:20]}-{attempt[20:]}"
+            else:
+                if attempt is not None:
+                    items[_ATTEMPT] = str(attempt)
+                if ip is not None and not isinstance(ip, str):
+                    items[ip_at] = str(ip)
+            if isinstance(details, str):
+                items[details_at] = {} if details == "{}" else json.loads(details)
+            yield event_id, prev_mac, mac, items
+        last = rows[-1][0]
 
 
 def lock_chain(using: str) -> None:
@@ -139,33 +179,24 @@ class Verdict:
 
 
 def verify(rows: Iterator[tuple], *, expect_head: str | None = None, lookup=None) -> Verdict:
-    """Check a stream of CHAIN_FIELDS tuples in id order. Stops at the first problem.
+    """Check ``chain_rows()`` output in id order. Stops at the first problem.
 
     ``lookup(mac) -> id | None`` finds an event by its mac, to tell a reorder from a removal.
     """
     key_by_id = dict(keys())
-    names = CHAIN_FIELDS
     previous_mac, previous_id, count = GENESIS, None, 0
     pending = None  # a row whose own seal failed: decided by the next row's link
-    for row in rows:
-        values = dict(zip(names, row, strict=True))
-        event_id, prev_mac, mac = values["id"], values["prev_mac"], values["mac"]
+    for event_id, prev_mac, mac, items in rows:
         if pending is not None:
             bad_id, before_bad = pending
             if prev_mac == before_bad:
                 return Verdict(False, count, previous_mac, f"event {bad_id} was inserted: the chain skips it", bad_id)
             return Verdict(False, count, previous_mac, f"event {bad_id} was modified: its seal does not match", bad_id)
-        key = key_by_id.get(values["key_id"])
+        key = key_by_id.get(items[_KEY_ID])
         if key is None:
-            return Verdict(
-                False,
-                count,
-                previous_mac,
-                f"event {event_id} was sealed with key id {values['key_id']!r}, which is not in AUDIT_HMAC_KEYS",
-                event_id,
-            )
-        sealed_ok = hmac.compare_digest(seal(key, prev_mac, values), mac)
-        if not sealed_ok:
+            problem = f"event {event_id} was sealed with key id {items[_KEY_ID]!r}, which is not in AUDIT_HMAC_KEYS"
+            return Verdict(False, count, previous_mac, problem, event_id)
+        if not hmac.compare_digest(seal(key, prev_mac, items), mac):
             pending = (event_id, previous_mac)
             continue
         if prev_mac != previous_mac:

@@ -136,7 +136,12 @@ class AppForm(forms.Form):
 class HistoryFilterForm(forms.Form):
     """The history's filters, read from the query string so that every view is a bookmarkable URL."""
 
-    VIEWS = [("deletions", "Deletions"), ("keys", "Key changes"), ("security", "Security events")]
+    VIEWS = [
+        ("deletions", "Deletions"),
+        ("keys", "Key changes"),
+        ("security", "Security events"),
+        ("all", "Everything"),
+    ]
 
     view = forms.ChoiceField(choices=VIEWS, required=False, widget=forms.HiddenInput)
     app = forms.ModelChoiceField(queryset=BatchApp.objects.order_by("name"), required=False, empty_label="All apps")

@@ -161,7 +161,9 @@ class AuditEvent(models.Model):
             now = timezone.now()
             self.at = max(now, last_at) if last_at else now
             self.key_id, key = audit.signing_key()
-            self.mac = audit.seal(key, self.prev_mac, {f: getattr(self, f) for f in audit.SEALED_FIELDS})
+            self.mac = audit.seal(
+                key, self.prev_mac, audit.sealed_items({f: getattr(self, f) for f in audit.SEALED_FIELDS})
+            )
             super().save(*args, using=using, force_insert=True, **kwargs)
 
     def delete(self, *args, **kwargs):

@@ -522,8 +522,7 @@ def encryption_keys_rotate(*, batch_size: int = 100, actor_label: str = "system"
 def audit_log_verify(*, expect_head: str | None = None) -> audit.Verdict:
     """Stream the whole chain in id order (constant memory), record and return the verdict."""
     started = time.monotonic()
-    rows = AuditEvent.objects.order_by("id").values_list(*audit.CHAIN_FIELDS).iterator(chunk_size=5000)
-    verdict = audit.verify(rows, expect_head=expect_head, lookup=selectors.audit_event_id_by_mac)
+    verdict = audit.verify(audit.chain_rows(), expect_head=expect_head, lookup=selectors.audit_event_id_by_mac)
     AuditVerification.objects.create(
         ok=verdict.ok,
         events=verdict.events,

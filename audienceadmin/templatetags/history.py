@@ -1,0 +1,81 @@
+"""The history's table rows, built in Python: 50 rows through the template engine cost ~0.2 ms a row,
+this ~0.02 ms (bench/history.py). Every value goes through ``html.escape`` before it is joined."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from html import escape
+
+from django import template
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.safestring import SafeString, mark_safe
+
+register = template.Library()
+
+
+def _e(value) -> str:
+    return escape(str(value), quote=True)
+
+
+def _when(event, detail_url: str) -> str:
+    at = event.at
+    return (
+        f'<a href="{detail_url}{event.pk}/" title="{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC — details">'
+        f'<time datetime="{at.isoformat()}">{timezone.localtime(at):%Y-%m-%d %H:%M:%S}</time></a>'
+    )
+
+
+def _batch_said(event) -> str:
+    parts = []
+    if event.http_status:
+        parts.append(f"HTTP {event.http_status}")
+    if event.error_name:
+        parts.append(_e(event.error_name))
+    if event.error_code:
+        parts.append(f"(code {_e(event.error_code)})")
+    said = " ".join(parts)
+    if event.message:
+        said += f'<div class="muted small">{_e(event.message)}</div>'
+    return said
+
+
+def _detail_url() -> str:
+    return reverse("history_event", args=[0])[:-2]  # ".../events/" without "0/"
+
+
+def _attempt_row(row, detail: str) -> str:
+    req, done = row.requested, row.completed
+    if done is None:
+        outcome = '<span class="outcome outcome-pending">No answer recorded yet</span>'
+        said = duration = ""
+    else:
+        outcome = f'<span class="outcome outcome-{_e(done.outcome)}">{_e(done.get_outcome_display())}</span>'
+        said = _batch_said(done)
+        duration = "" if done.duration_ms is None else f"{int(done.duration_ms)} ms"
+        if duration and (done.tries or 0) > 1:
+            duration += f'<div class="muted small">{int(done.tries)} tries</div>'
+    cli = ' <span class="tag">CLI</span>' if req.source == "cli" else ""
+    return (
+        f"<tr><td>{_when(req, detail)}</td><td>{_e(req.actor_username)}{cli}</td><td>{_e(req.app_name)}</td>"
+        f"<td><code>{_e(req.audience)}</code></td><td>{outcome}</td><td>{said}</td>"
+        f'<td class="num">{duration}</td></tr>'
+    )
+
+
+@register.simple_tag
+def attempt_rows(rows) -> SafeString:
+    detail = _detail_url()
+    return mark_safe("\n".join(_attempt_row(row, detail) for row in rows))  # noqa: S308 - escaped above
+
+
+@register.simple_tag
+def event_rows(events) -> SafeString:
+    detail = _detail_url()
+    return mark_safe(  # noqa: S308 - every value escaped
+        "\n".join(
+            f"<tr><td>{_when(e, detail)}</td><td>{_e(e.get_kind_display())}</td><td>{_e(e.actor_username or '—')}</td>"
+            f"<td>{_e(e.app_name or '—')}</td><td>{_e(e.ip or '—')}</td><td>{_batch_said(e)}</td></tr>"
+            for e in events
+        )
+    )
