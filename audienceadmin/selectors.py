@@ -65,8 +65,8 @@ def app_by_name(name: str) -> BatchApp | None:
 class AttemptRow:
     """One deletion attempt: its *requested* event joined with its *completed* one (if any)."""
 
-    requested: AuditEvent
-    completed: AuditEvent | None
+    requested: EventRow
+    completed: EventRow | None
 
     @property
     def at(self) -> datetime:
@@ -91,7 +91,45 @@ SECURITY_KINDS = [Kind.LOGIN_FAILED, Kind.LOCKED_OUT, Kind.PERMISSION_DENIED]
 VIEWS = {"deletions": [Kind.DELETE_REQUESTED], "keys": KEY_KINDS, "security": SECURITY_KINDS, "all": []}
 
 
-UNSHOWN = ("prev_mac", "mac", "key_id", "details")  # not on the list pages: not fetched
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """What a history list shows of an event: a plain row, ~10x cheaper to build than a model."""
+
+    id: int
+    at: datetime
+    kind: str
+    attempt: object
+    source: str
+    actor_username: str
+    app_name: str
+    ip: str | None
+    audience: str
+    outcome: str
+    http_status: int | None
+    error_name: str
+    error_code: str
+    message: str
+    tries: int | None
+    duration_ms: int | None
+
+    @property
+    def pk(self) -> int:
+        return self.id
+
+    def get_outcome_display(self) -> str:
+        return _OUTCOME_LABELS.get(self.outcome, self.outcome)
+
+    def get_kind_display(self) -> str:
+        return _KIND_LABELS.get(self.kind, self.kind)
+
+
+ROW_FIELDS = tuple(EventRow.__dataclass_fields__)
+_OUTCOME_LABELS = dict(AuditEvent.Outcome.choices)
+_KIND_LABELS = dict(AuditEvent.Kind.choices)
+
+
+def _rows(qs) -> list[EventRow]:
+    return [EventRow(*values) for values in qs.values_list(*ROW_FIELDS)]
 
 
 @dataclass(frozen=True)
@@ -156,16 +194,16 @@ def _drivers(f: HistoryFilter) -> QuerySet[AuditEvent]:
 
 def history_page(f: HistoryFilter, *, before: int | None = None, after: int | None = None, limit: int = 50):
     """One page of the history, newest first, by keyset on the event id: no OFFSET, no COUNT."""
-    drivers = _drivers(f).defer(*UNSHOWN)
+    drivers = _drivers(f)
     if after is not None:
-        found = list(drivers.filter(id__gt=after).order_by("id")[: limit + 1])
+        found = _rows(drivers.filter(id__gt=after).order_by("id")[: limit + 1])
         more_newer = len(found) > limit
         events = list(reversed(found[:limit]))
         newer = events[0].id if more_newer and events else None
         older = events[-1].id if events else after + 1
     else:
         qs = drivers.filter(id__lt=before) if before is not None else drivers
-        found = list(qs.order_by("-id")[: limit + 1])
+        found = _rows(qs.order_by("-id")[: limit + 1])
         events = found[:limit]
         older = events[-1].id if len(found) > limit else None
         newer = events[0].id if before is not None and events else None
@@ -174,14 +212,10 @@ def history_page(f: HistoryFilter, *, before: int | None = None, after: int | No
     return HistoryPage(rows=events, newer=newer, older=older)
 
 
-def _as_attempts(events: list[AuditEvent]) -> list[AttemptRow]:
+def _as_attempts(events: list[EventRow]) -> list[AttemptRow]:
     """Join each driver event with the other event of its attempt (one query for the page)."""
-    other = {
-        e.attempt: e
-        for e in AuditEvent.objects.defer(*UNSHOWN)
-        .filter(attempt__in=[e.attempt for e in events])
-        .exclude(id__in=[e.id for e in events])
-    }
+    others = AuditEvent.objects.filter(attempt__in=[e.attempt for e in events]).exclude(id__in=[e.id for e in events])
+    other = {e.attempt: e for e in _rows(others)}
     rows = []
     for event in events:
         if event.kind == Kind.DELETE_REQUESTED:

@@ -238,6 +238,17 @@ def stale_attempt_age() -> timedelta:
     )
 
 
+_last_sweep = 0.0
+
+
+def attempts_sweep_now_and_then(every: float = 60.0) -> None:
+    """The history page's sweep of the last day, at most once a minute per process."""
+    global _last_sweep
+    if time.monotonic() - _last_sweep >= every:
+        _last_sweep = time.monotonic()
+        attempts_sweep(window=timedelta(days=1))
+
+
 def attempts_sweep(*, window: timedelta | None = None) -> int:
     """Close attempts whose process died between *requested* and *completed* with outcome
     ``unknown``. ``window`` limits the look-back (the history page sweeps the last day; the

@@ -3,7 +3,6 @@ from __future__ import annotations
 import csv
 import io
 import logging
-from datetime import timedelta
 from functools import wraps
 
 from django.contrib import messages
@@ -167,7 +166,7 @@ def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required("audienceadmin.view_auditevent")
 def history(request: HttpRequest) -> HttpResponse:
-    services.attempts_sweep(window=timedelta(days=1))  # close attempts whose process died
+    services.attempts_sweep_now_and_then()  # close attempts whose process died
     form = HistoryFilterForm(request.GET)
     filters = form.to_filter()
     page = selectors.history_page(filters, before=_cursor(request, "before"), after=_cursor(request, "after"))
