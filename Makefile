@@ -30,9 +30,9 @@ dotenv: $(STAMP)  ## .env with fresh secrets; adds any a newer version needs, ne
 setup: dotenv  ## virtualenv, pinned requirements, .env with fresh secrets, migrated SQLite
 	DJANGO_DEBUG=true $(PYTHON) manage.py migrate --no-input
 
-run: setup  ## the dashboard on http://127.0.0.1:8000 (SQLite)
+run: setup  ## the dashboard on http://127.0.0.1:8000 (SQLite) and a task worker; Ctrl-C stops both
 	DJANGO_DEBUG=true $(PYTHON) manage.py ensure_admin
-	DJANGO_DEBUG=true $(PYTHON) manage.py runserver $(HOST):$(PORT)
+	DJANGO_DEBUG=true $(PYTHON) manage.py serve $(HOST):$(PORT)
 
 demo: dotenv  ## the dashboard against the bundled Batch simulator, with demo data
 	DJANGO_DEBUG=true DATABASE_URL=$(DEMO_DB) $(PYTHON) manage.py migrate --no-input

@@ -24,6 +24,7 @@ import json
 import logging
 import random
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -209,6 +210,32 @@ def _read_bounded(response: requests.Response, limit: int) -> bytes:
         response.close()
 
 
+class PauseGate:
+    """Shared by the threads of one bulk job: a 429 or 503 seen by any of them pauses them all
+    (each waits at the gate before its next try) for as long as Batch asked."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self._clock, self._sleep = clock, sleep
+        self._until = 0.0
+        self._lock = threading.Lock()
+        self.pauses = 0
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            until = self._clock() + seconds
+            if until > self._until:
+                self._until = until
+                self.pauses += 1
+
+    def wait(self) -> None:
+        while True:
+            with self._lock:
+                remaining = self._until - self._clock()
+            if remaining <= 0:
+                return
+            self._sleep(min(remaining, 0.5))
+
+
 class BatchClient:
     """Thread-safe: one instance (and one pooled ``requests.Session``) serves the whole process."""
 
@@ -221,8 +248,10 @@ class BatchClient:
         clock: Callable[[], float] = time.monotonic,
         jitter: Callable[[], float] = random.random,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        gate: PauseGate | None = None,
     ) -> None:
         self.config = config
+        self.gate = gate
         self.session = session or self._new_session()
         self._sleep = sleep
         self._clock = clock
@@ -257,6 +286,16 @@ class BatchClient:
         ceiling = min(self.config.backoff_cap, self.config.backoff_base * 2 ** (tries - 1))
         return ceiling / 2 + self._jitter() * ceiling / 2
 
+    def new_gate(self) -> PauseGate:
+        return PauseGate(clock=self._clock, sleep=self._sleep)
+
+    def with_gate(self, gate: PauseGate) -> BatchClient:
+        """The same client (same connection pool) with a shared pause gate."""
+        return BatchClient(
+            self.config, session=self.session, sleep=self._sleep, clock=self._clock, jitter=self._jitter,
+            now=self._now, gate=gate,
+        )  # fmt: skip
+
     def _call(
         self,
         method: str,
@@ -275,6 +314,8 @@ class BatchClient:
         tries = 0
         while True:
             tries += 1
+            if self.gate is not None:
+                self.gate.wait()
             remaining = cfg.deadline - (self._clock() - start)
             read_timeout = max(0.05, min(cfg.read_timeout, remaining))
             failure: BatchUnavailable
@@ -328,6 +369,8 @@ class BatchClient:
             elif failure.http_status == 429:
                 wait = max(wait, cfg.rate_limit_wait)
             failure.retry_after = retry_after
+            if self.gate is not None and failure.http_status in (429, 503):
+                self.gate.pause(wait)
             elapsed = self._clock() - start
             if tries >= cfg.max_tries or elapsed + wait >= cfg.deadline:
                 failure.tries = tries

@@ -45,6 +45,7 @@ class DeleteAudienceForm(forms.Form):
 
 class ConfirmDeleteForm(DeleteAudienceForm):
     confirm_name = forms.CharField(label="Type the audience name to confirm", strip=False, max_length=300)
+    preview = forms.CharField(required=False, max_length=2000)  # signed; rendered by the template
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -173,3 +174,58 @@ class HistoryFilterForm(forms.Form):
             since=data.get("since"),
             until=data.get("until"),
         )
+
+
+class BulkNamesForm(forms.Form):
+    app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
+    names = forms.CharField(
+        label="Audience names",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 10, "spellcheck": "false", "autocomplete": "off"}),
+        help_text="One per line (commas work too).",
+    )
+    file = forms.FileField(label="…or a .txt or .csv file", required=False, help_text="At most 1 MB, UTF-8.")
+
+    def __init__(self, *args, apps, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["app"].queryset = apps
+
+    def clean_file(self) -> str:
+        upload = self.cleaned_data.get("file")
+        if not upload:
+            return ""
+        if not upload.name.lower().endswith((".txt", ".csv")):
+            raise forms.ValidationError("Upload a .txt or .csv file.")
+        if upload.size > 1024 * 1024:
+            raise forms.ValidationError("The file is larger than 1 MB.")
+        try:
+            return upload.read().decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise forms.ValidationError("The file is not UTF-8 text.") from None
+
+    def clean(self):
+        cleaned = super().clean()
+        text = "\n".join(filter(None, [cleaned.get("names", ""), cleaned.get("file", "")]))
+        if not text.strip() and not self.errors:
+            raise forms.ValidationError("Type or paste some audience names, or upload a file.")
+        cleaned["text"] = text
+        return cleaned
+
+
+class BulkConfirmForm(forms.Form):
+    app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), widget=forms.HiddenInput)
+    names = forms.CharField(widget=forms.HiddenInput)
+    count = forms.IntegerField(label="Type the number of audiences to delete", min_value=1)
+
+    def __init__(self, *args, apps, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["app"].queryset = apps
+        self.fields["count"].widget.attrs.update({"autocomplete": "off", "inputmode": "numeric"})
+
+    def clean(self):
+        cleaned = super().clean()
+        names = [n for n in cleaned.get("names", "").split("\n") if n]
+        cleaned["name_list"] = names
+        if cleaned.get("count") is not None and cleaned["count"] != len(names):
+            self.add_error("count", f"That is not the number of audiences in the list ({len(names)}).")
+        return cleaned

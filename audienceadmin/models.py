@@ -95,6 +95,7 @@ class AuditEvent(models.Model):
     class Source(models.TextChoices):
         WEB = "web", "Web"
         CLI = "cli", "Command line"
+        BULK = "bulk", "Bulk job"
 
     at = models.DateTimeField(default=timezone.now, editable=False)
     kind = models.CharField(max_length=32, choices=Kind.choices)
@@ -186,3 +187,62 @@ class AuditVerification(models.Model):
 
     def __str__(self) -> str:
         return f"{'intact' if self.ok else 'TAMPERED'} ({self.events} events) at {self.at:%Y-%m-%d %H:%M}"
+
+
+class BulkJob(models.Model):
+    """Deleting many audiences of one app in the background (a task run by `manage.py db_worker`)."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        DONE = "done", "Finished"
+        CANCELLED = "cancelled", "Cancelled"
+
+    app = models.ForeignKey(BatchApp, on_delete=models.PROTECT, related_name="bulk_jobs")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
+    concurrency = models.PositiveSmallIntegerField()
+    cancel_requested = models.BooleanField(default=False)
+    # The worker running the job beats this; a stale heartbeat means the worker died.
+    runner = models.CharField(max_length=40, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Bulk job {self.pk} ({self.get_state_display()})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in (self.State.QUEUED, self.State.RUNNING)
+
+
+class BulkItem(models.Model):
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting"
+        RUNNING = "running", "In progress"
+        DONE = "done", "Done"
+        SKIPPED = "skipped", "Not attempted (cancelled)"
+
+    job = models.ForeignKey(BulkJob, on_delete=models.PROTECT, related_name="items")
+    position = models.PositiveIntegerField()
+    audience = models.CharField(max_length=255)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.PENDING)
+    outcome = models.CharField(max_length=16, choices=AuditEvent.Outcome.choices, blank=True)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    error_name = models.CharField(max_length=64, blank=True)
+    message = models.TextField(blank=True)
+    attempt = models.UUIDField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["job", "position"]
+        constraints = [models.UniqueConstraint(fields=["job", "audience"], name="bulk_item_unique_audience")]
+        indexes = [models.Index(fields=["job", "state", "position"], name="bulk_item_job_state")]
+
+    def __str__(self) -> str:
+        return f"{self.audience} ({self.get_state_display()})"

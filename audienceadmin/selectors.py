@@ -307,3 +307,22 @@ def audit_event_id_by_mac(mac: str) -> int | None:
 
 def last_verification() -> AuditVerification | None:
     return AuditVerification.objects.order_by("-id").first()
+
+
+def bulk_jobs_recent(*, user, limit: int = 20):
+    from audienceadmin.models import BulkJob
+
+    return BulkJob.objects.select_related("app", "created_by").order_by("-id")[:limit]
+
+
+def bulk_items_started(job) -> list[dict]:
+    """The job's items that have started, for the live page (labels included)."""
+    from audienceadmin.models import BulkItem
+
+    states, outcomes = dict(BulkItem.State.choices), dict(AuditEvent.Outcome.choices)
+    return [
+        {"position": p, "state": st, "outcome": o, "label": outcomes.get(o) or states[st], "message": m}
+        for p, st, o, m in job.items.exclude(state=BulkItem.State.PENDING)
+        .order_by("position")
+        .values_list("position", "state", "outcome", "message")
+    ]

@@ -155,12 +155,14 @@ def audience_delete(
     source: str = AuditEvent.Source.WEB,
     actor_label: str = "",
     client: batch_api.BatchClient | None = None,
+    details: dict | None = None,
 ) -> DeletionResult:
     """Delete audience ``name`` of ``app`` in Batch, auditing the attempt before and after.
 
     The *requested* event is committed before Batch is called; if it cannot be written, nothing is
     sent. A Batch-side failure is an outcome, not an exception: the *completed* event and the
     returned result say what Batch answered, and only a 2xx answer counts as ``deleted``.
+    ``details`` (the impact preview, a bulk job id) goes into the *requested* event.
     """
     if not batch_api.is_valid_audience_name(name):
         raise ValidationError("Invalid audience name.", code="invalid_name")
@@ -178,6 +180,25 @@ def audience_delete(
         )
         raise PermissionDenied("You may not delete audiences in this app.")
 
+    return audience_delete_checked(
+        actor=actor, app=app, name=name, ip=ip, source=source, actor_label=actor_label, client=client, details=details
+    )
+
+
+def audience_delete_checked(
+    *,
+    actor: AbstractBaseUser | None,
+    app: BatchApp,
+    name: str,
+    ip: str | None,
+    source: str,
+    actor_label: str = "",
+    client: batch_api.BatchClient | None = None,
+    details: dict | None = None,
+    credentials: batch_api.Credentials | None = None,
+) -> DeletionResult:
+    """``audience_delete`` once its checks are done: a bulk job checks the name, the app and the
+    permission once (and again at every heartbeat) and decrypts the keys once, not per item."""
     attempt = uuid.uuid4()
     common = {
         "attempt": attempt,
@@ -189,10 +210,10 @@ def audience_delete(
         **_actor_fields(actor, actor_label or source),
     }
     with transaction.atomic():  # if this fails, nothing is sent (and the caller's transaction survives)
-        AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, **common)
+        AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, details=details or {}, **common)
 
     started = time.monotonic()
-    result = _call_batch(app, name, client or batch_api.get_client())
+    result = _call_batch(app, name, client or batch_api.get_client(), credentials)
     duration_ms = round((time.monotonic() - started) * 1000)
     result = DeletionResult(attempt=attempt, app_name=app.name, audience=name, **result, duration_ms=duration_ms)
     recorded = _complete(
@@ -204,6 +225,13 @@ def audience_delete(
         message=result.batch_message or REASONS.get(result.reason, result.reason),
         tries=result.tries,
         duration_ms=duration_ms,
+    )
+    logger.info(
+        "audience %s in app %s: %s",
+        name,
+        app.name,
+        result.outcome,
+        extra={"app": app.name, "audience": name, "outcome": result.outcome, "attempt": attempt},
     )
     return dataclasses.replace(result, recorded=recorded)
 
@@ -260,12 +288,14 @@ def attempts_sweep(*, window: timedelta | None = None) -> int:
     completed = AuditEvent.objects.filter(kind=Kind.DELETE_COMPLETED, attempt=OuterRef("attempt"))
     closed = 0
     for event in requested.filter(~Exists(completed)).order_by("id").iterator():
-        common = {
-            field: getattr(event, field)
-            for field in ("attempt", "source", "actor_id", "actor_username", "app_id", "app_name", "ip", "audience")
-        }
-        closed += _complete(common, outcome=Outcome.UNKNOWN, message=INTERRUPTED)
+        closed += attempt_close_interrupted(event)
     return closed
+
+
+def attempt_close_interrupted(requested: AuditEvent) -> bool:
+    """Give a *requested* event whose process died its *completed* event: outcome unknown."""
+    fields = ("attempt", "source", "actor_id", "actor_username", "app_id", "app_name", "ip", "audience")
+    return _complete({f: getattr(requested, f) for f in fields}, outcome=Outcome.UNKNOWN, message=INTERRUPTED)
 
 
 def app_credentials(app: BatchApp) -> batch_api.Credentials:
@@ -274,9 +304,11 @@ def app_credentials(app: BatchApp) -> batch_api.Credentials:
     return batch_api.Credentials(api_key=api_key, rest_api_key=rest_api_key)
 
 
-def _call_batch(app: BatchApp, name: str, client: batch_api.BatchClient) -> dict:
+def _call_batch(
+    app: BatchApp, name: str, client: batch_api.BatchClient, credentials: batch_api.Credentials | None
+) -> dict:
     try:
-        credentials = app_credentials(app)
+        credentials = credentials or app_credentials(app)
     except DecryptionError:
         return {"outcome": Outcome.FAILED, "reason": "undecryptable_keys", "tries": 0}
     try:
@@ -542,3 +574,85 @@ def audit_log_verify(*, expect_head: str | None = None) -> audit.Verdict:
         seconds=time.monotonic() - started,
     )
     return verdict
+
+
+# --- reading audiences from Batch (the browser and the impact preview) -------------------------------
+
+
+@dataclass(frozen=True)
+class AudienceList:
+    audiences: list[dict]
+    offset: int
+    limit: int
+    error: str = ""
+
+    @property
+    def has_next(self) -> bool:
+        return len(self.audiences) == self.limit
+
+    @property
+    def has_previous(self) -> bool:
+        return self.offset > 0
+
+
+def _read_error(exc: batch_api.BatchError, app: BatchApp) -> str:
+    label = " ".join(filter(None, [exc.name, f"HTTP {exc.http_status}" if exc.http_status else ""]))
+    if exc.http_status == 401:
+        text = f"Batch rejected the keys of app “{app.name}”: a key administrator should check them."
+    elif isinstance(exc, batch_api.BatchApiError):
+        text = "Batch refused the request."
+    else:
+        text = f"Batch could not answer ({REASONS.get(exc.reason, exc.reason)}); try again in a moment."
+    return text + (
+        f" Batch said: {label}" + (f" — {exc.message.rstrip('.')}" if exc.message else "") + "." if label else ""
+    )
+
+
+def audience_list(*, app: BatchApp, offset: int = 0, limit: int = 50) -> AudienceList:
+    """A page of the app's audiences as Batch lists them (newest first). Failures are a message."""
+    try:
+        response = batch_api.get_client().list_audiences(app_credentials(app), offset=offset, limit=limit)
+    except DecryptionError:
+        return AudienceList([], offset, limit, f"The stored keys of app “{app.name}” cannot be decrypted.")
+    except batch_api.BatchError as exc:
+        return AudienceList([], offset, limit, _read_error(exc, app))
+    data = response.data if isinstance(response.data, dict) else {}
+    items = [a for a in data.get("custom_audiences") or [] if isinstance(a, dict) and isinstance(a.get("name"), str)]
+    return AudienceList(items, offset, limit)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What Batch says of an audience before it is deleted. ``exists`` is None when Batch could not say."""
+
+    exists: bool | None
+    nb_ids: int | None = None
+    type: str = ""
+    updated: str = ""
+    indexing_state: str = ""
+    warning: str = ""
+
+    def as_details(self) -> dict:
+        return {k: v for k, v in dataclasses.asdict(self).items() if v not in ("", None)}
+
+
+def audience_preview(*, app: BatchApp, name: str) -> Preview:
+    try:
+        response = batch_api.get_client().get_audience(app_credentials(app), name)
+    except DecryptionError:
+        return Preview(None, warning="The app's stored keys cannot be decrypted.")
+    except batch_api.BatchApiError as exc:
+        if exc.http_status == 404:
+            return Preview(False)
+        return Preview(None, warning=_read_error(exc, app))
+    except batch_api.BatchError as exc:
+        return Preview(None, warning=_read_error(exc, app))
+    data = response.data if isinstance(response.data, dict) else {}
+    nb_ids = data.get("nb_ids")
+    return Preview(
+        True,
+        nb_ids=nb_ids if isinstance(nb_ids, int) and not isinstance(nb_ids, bool) else None,
+        type=str(data.get("type") or "")[:40],
+        updated=str(data.get("updated") or "")[:40],
+        indexing_state=str(data.get("indexing_state") or "")[:40],
+    )

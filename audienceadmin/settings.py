@@ -47,10 +47,16 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
+    "django_tasks_db",
     "audienceadmin",
 ]
 
+# Background work (bulk deletion): Django's tasks framework, queued in the database.
+# Run workers with `manage.py db_worker` (`make run` starts one with the web server).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
 MIDDLEWARE = [
+    "audienceadmin.logs.RequestIdMiddleware",  # first: every response and log line gets the request id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -121,7 +127,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Where `collectstatic` puts the files WhiteNoise serves (built per release, never edited by hand).
+STATIC_ROOT = Path(env.str("DJANGO_STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -153,6 +160,8 @@ SESSION_SAVE_EVERY_REQUEST = True
 
 # HTTPS posture (`manage.py check --deploy` is clean with the defaults, outside debug).
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
+# Load balancers probe the health checks over plain HTTP (audienceadmin/health.py).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG)
 SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_HSTS_INCLUDE_SUBDOMAINS", default=True)
@@ -180,13 +189,25 @@ BATCH_API_CONNECT_TIMEOUT = env.float("BATCH_API_CONNECT_TIMEOUT", default=3.05)
 BATCH_API_DEADLINE = env.float("BATCH_API_DEADLINE", default=30.0)
 # Tries per operation for the retryable answers (connection refused, 500, 503, 429).
 BATCH_API_MAX_TRIES = env.int("BATCH_API_MAX_TRIES", default=4)
+# Bulk deletion: Batch calls in flight at once per job (keep it modest: Batch rate-limits).
+BULK_CONCURRENCY = env.int("BULK_CONCURRENCY", default=4)
+# Most audiences in one bulk job.
+BULK_MAX_ITEMS = env.int("BULK_MAX_ITEMS", default=5000)
 # Seconds past an attempt's deadline before the sweep closes it as "unknown (interrupted)".
 AUDIT_SWEEP_GRACE = env.float("AUDIT_SWEEP_GRACE", default=60.0)
 
+# "json": one object per line with the request id (audienceadmin/logs.py); "plain": for people.
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="plain" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "plain"):
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be json or plain, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request": {"()": "audienceadmin.logs.RequestContextFilter"}},
+    "formatters": {
+        "plain": {"()": "audienceadmin.logs.PlainFormatter"},
+        "json": {"()": "audienceadmin.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request"]}},
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
 }

@@ -1,21 +1,31 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import logging
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
+from django.core import signing
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audienceadmin import selectors, services
-from audienceadmin.forms import AppForm, ConfirmDeleteForm, DeleteAudienceForm, HistoryFilterForm
-from audienceadmin.models import AuditEvent, BatchApp
+from audienceadmin import bulk, selectors, services
+from audienceadmin.forms import (
+    AppForm,
+    BulkConfirmForm,
+    BulkNamesForm,
+    ConfirmDeleteForm,
+    DeleteAudienceForm,
+    HistoryFilterForm,
+)
+from audienceadmin.models import AuditEvent, BatchApp, BulkJob
 
 logger = logging.getLogger(__name__)
 OUTCOME_LEVEL = {
@@ -122,13 +132,27 @@ def app_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required("audienceadmin.delete_audience")
 def audience_delete(request: HttpRequest) -> HttpResponse:
-    """Step 1: pick an app and a name. A valid POST shows the confirmation page (step 2)."""
+    """Step 1: pick an app and a name. A valid POST (or a GET from the audience browser's
+    "Delete…" link, with app and name) shows the confirmation page (step 2)."""
     apps = selectors.apps_for_delete(user=request.user)
-    form = DeleteAudienceForm(request.POST or None, apps=apps, initial=request.GET.dict())
-    if request.method == "POST" and form.is_valid():
-        confirm = ConfirmDeleteForm(initial=form.cleaned_data, apps=apps)
-        return render(request, "audienceadmin/delete_confirm.html", {"form": confirm, **form.cleaned_data})
-    return render(request, "audienceadmin/delete_form.html", {"form": form, "apps": apps})
+    data = request.POST if request.method == "POST" else (request.GET if "name" in request.GET else None)
+    form = DeleteAudienceForm(data, apps=apps)
+    if data is not None and form.is_valid():
+        return _confirmation(request, form.cleaned_data["app"], form.cleaned_data["name"])
+    return render(request, "audienceadmin/delete_form.html", {"form": form, "apps": apps}, status=200)
+
+
+PREVIEW_SALT = "audienceadmin.preview"
+
+
+def _confirmation(request: HttpRequest, app, name: str, form=None, status: int = 200) -> HttpResponse:
+    """The confirmation page, with Batch's impact preview (also sealed into the form for the audit)."""
+    preview = services.audience_preview(app=app, name=name)
+    token = signing.dumps(preview.as_details(), salt=PREVIEW_SALT)
+    if form is None:
+        form = ConfirmDeleteForm(initial={"app": app, "name": name}, apps=selectors.apps_for_delete(user=request.user))
+    context = {"form": form, "app": app, "name": name, "preview": preview, "preview_token": token}
+    return render(request, "audienceadmin/delete_confirm.html", context, status=status)
 
 
 @require_POST
@@ -140,18 +164,18 @@ def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
         if "app" in form.errors or "name" in form.errors:
             messages.error(request, "That deletion request was not valid; nothing was deleted.")
             return redirect("audience_delete")
-        return render(
-            request,
-            "audienceadmin/delete_confirm.html",
-            {"form": form, **form.cleaned_data},
-            status=400,
-        )
+        return _confirmation(request, form.cleaned_data["app"], form.cleaned_data["name"], form=form, status=400)
+    try:
+        preview = signing.loads(form.cleaned_data["preview"], salt=PREVIEW_SALT, max_age=3600)
+    except signing.BadSignature:
+        preview = {"missing": True}  # expired or altered: the audit says there was none
     try:
         result = services.audience_delete(
             actor=request.user,
             app=form.cleaned_data["app"],
             name=form.cleaned_data["name"],
             ip=client_ip(request),
+            details={"preview": preview},
         )
     except DatabaseError:
         logger.exception("Could not record a deletion request; nothing was sent to Batch")
@@ -226,3 +250,126 @@ def history_event(request: HttpRequest, pk: int) -> HttpResponse:
     except AuditEvent.DoesNotExist:
         raise Http404("No such audit event") from None
     return render(request, "audienceadmin/history_event.html", {"event": event, "events": events})
+
+
+# --- browsing audiences ---------------------------------------------------------------------------
+
+
+@require_GET
+@permission_required("audienceadmin.delete_audience")
+def audience_browse(request: HttpRequest, pk: int) -> HttpResponse:
+    app = get_object_or_404(selectors.apps_for_delete(user=request.user), pk=pk)
+    offset = _cursor(request, "from") or 0
+    listing = services.audience_list(app=app, offset=offset, limit=50)
+    return render(
+        request,
+        "audienceadmin/audience_browse.html",
+        {"app": app, "listing": listing, "apps": selectors.apps_for_delete(user=request.user)},
+    )
+
+
+@require_GET
+@permission_required("audienceadmin.delete_audience")
+def audience_browse_pick(request: HttpRequest) -> HttpResponse:
+    apps = list(selectors.apps_for_delete(user=request.user))
+    if request.GET.get("app", "").isdigit():
+        return redirect("audience_browse", int(request.GET["app"]))
+    if len(apps) == 1:
+        return redirect("audience_browse", apps[0].pk)
+    return render(request, "audienceadmin/audience_pick.html", {"apps": apps})
+
+
+# --- bulk deletion ------------------------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required("audienceadmin.delete_audience")
+def bulk_new(request: HttpRequest) -> HttpResponse:
+    """Paste, upload or pick names; a valid POST shows the validation report with the confirmation."""
+    apps = selectors.apps_for_delete(user=request.user)
+    data = request.POST.copy() if request.method == "POST" else None
+    if data is not None and "picked" in data:  # from the audience browser's checkboxes
+        data["names"] = "\n".join(data.getlist("picked"))
+    form = BulkNamesForm(data, request.FILES or None, apps=apps)
+    if data is not None and form.is_valid():
+        report = bulk.bulk_names_check(form.cleaned_data["text"])
+        confirm = BulkConfirmForm(
+            initial={"app": form.cleaned_data["app"], "names": "\n".join(report.valid)}, apps=apps
+        )
+        return render(
+            request,
+            "audienceadmin/bulk_review.html",
+            {"report": report, "app": form.cleaned_data["app"], "form": confirm, "limit": settings.BULK_MAX_ITEMS},
+        )
+    jobs = selectors.bulk_jobs_recent(user=request.user)
+    return render(request, "audienceadmin/bulk_new.html", {"form": form, "jobs": jobs})
+
+
+@require_POST
+@permission_required("audienceadmin.delete_audience")
+def bulk_confirm(request: HttpRequest) -> HttpResponse:
+    apps = selectors.apps_for_delete(user=request.user)
+    form = BulkConfirmForm(request.POST, apps=apps)
+    if not form.is_valid():
+        if "app" in form.errors or "names" in form.errors:
+            messages.error(request, "That bulk request was not valid; nothing was started.")
+            return redirect("bulk_new")
+        report = bulk.bulk_names_check("\n".join(form.cleaned_data["name_list"]))
+        context = {"report": report, "app": form.cleaned_data["app"], "form": form, "limit": settings.BULK_MAX_ITEMS}
+        return render(request, "audienceadmin/bulk_review.html", context, status=400)
+    try:
+        job = bulk.bulk_job_create(
+            actor=request.user, app=form.cleaned_data["app"], names=form.cleaned_data["name_list"]
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("bulk_new")
+    messages.success(request, f"Bulk job {job.pk} queued: {job.items.count()} audiences of app “{job.app.name}”.")
+    return redirect("bulk_job", job.pk)
+
+
+@require_GET
+@permission_required("audienceadmin.delete_audience")
+def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(BulkJob.objects.select_related("app", "created_by"), pk=pk)
+    bulk.bulk_jobs_resume()  # a job whose worker died is queued again
+    return render(
+        request,
+        "audienceadmin/bulk_job.html",
+        {"job": job, "progress": bulk.bulk_job_progress(job), "items": job.items.order_by("position")},
+    )
+
+
+@require_GET
+@permission_required("audienceadmin.delete_audience")
+def bulk_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    """Polled by the job page (static/audienceadmin/bulk.js) to update the bar and the rows."""
+    job = get_object_or_404(BulkJob, pk=pk)
+    progress = bulk.bulk_job_progress(job)
+    return JsonResponse(
+        {
+            **dataclasses.asdict(progress),
+            "state_label": job.get_state_display(),
+            "remaining": progress.remaining,
+            "percent": progress.percent,
+            "items": selectors.bulk_items_started(job),
+        }
+    )
+
+
+@require_GET
+@permission_required("audienceadmin.delete_audience")
+def bulk_job_results(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    job = get_object_or_404(BulkJob, pk=pk)
+    response = StreamingHttpResponse(bulk.bulk_job_csv(job), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="bulk-job-{job.pk}.csv"'
+    return response
+
+
+@require_POST
+@permission_required("audienceadmin.delete_audience")
+def bulk_job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(BulkJob, pk=pk)
+    job = bulk.bulk_job_cancel(actor=request.user, job=job)
+    messages.warning(request, "Cancelling: audiences not yet started will not be deleted.")
+    return redirect("bulk_job", job.pk)

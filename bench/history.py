@@ -26,11 +26,9 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from urllib.parse import urlparse
 
-ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out"
-sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common  # noqa: E402
 
 APPS = ["Shop iOS", "Shop Android", "News iOS", "News Android", "Games Web"]
 ACTORS = [f"operator{i:02d}" for i in range(19)]
@@ -40,56 +38,20 @@ OUTCOMES = [("deleted", 200, "", "", 70), ("rejected", 404, "ROUTE_NOT_FOUND", "
 
 
 def configure(rows: int) -> str:
-    OUT.mkdir(parents=True, exist_ok=True)
-    url = os.environ.get("DATABASE_URL", "")
-    if url.startswith("postgres"):
-        parsed = urlparse(url)
-        admin_db = parsed.path.lstrip("/") or "postgres"
-        import psycopg
-
-        with psycopg.connect(url, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'audienceadmin_bench'").fetchone()
-            if not exists:
-                conn.execute("CREATE DATABASE audienceadmin_bench")
-        os.environ["DATABASE_URL"] = url.replace(f"/{admin_db}", "/audienceadmin_bench", 1)
-        keys_file = OUT / "history-postgres.keys.json"
-    else:
-        os.environ["DATABASE_URL"] = f"sqlite:///{OUT / f'history-{rows}.sqlite3'}"
-        keys_file = OUT / f"history-{rows}.keys.json"
-    if not keys_file.exists():
-        from cryptography.fernet import Fernet
-
-        keys_file.write_text(json.dumps({
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
-            "AUDIT_HMAC_KEYS": secrets.token_urlsafe(32),
-        }))  # fmt: skip
-        keys_file.chmod(0o600)
-    os.environ.update(json.loads(keys_file.read_text()))
-    os.environ.update({
-        "DJANGO_DEBUG": "false", "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_COOKIES": "false",
-        "DJANGO_ALLOWED_HOSTS": "testserver", "DJANGO_SETTINGS_MODULE": "audienceadmin.settings",
-        "DJANGO_LOG_LEVEL": "WARNING",
-    })  # fmt: skip
-    import django
-
-    django.setup()
+    engine = common.configure(f"history-{rows}")
     from django.conf import settings
 
     settings.ROOT_URLCONF = "bench_urls"  # the project's URLs plus a stock admin site
-    settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
-    return os.environ["DATABASE_URL"].split("://")[0]
+    return engine
 
 
 def seed(rows: int) -> None:
     """Append a sealed chain of ``rows`` events with raw batched INSERTs (what save() would write)."""
-    from django.core.management import call_command
     from django.db import connection, transaction
 
     from audienceadmin import audit
     from audienceadmin.models import AuditEvent, BatchApp
 
-    call_command("migrate", verbosity=0)
     have = AuditEvent.objects.count()
     if have >= rows:
         print(f"seed: {have:,} events already there")

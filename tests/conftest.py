@@ -20,6 +20,7 @@ def _test_settings(settings):
     settings.AUDIT_HMAC_KEYS = ["test-audit-key-" + secrets.token_hex(8)]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.BATCH_API_URL = "http://127.0.0.1:9"
+    settings.BATCH_API_MAX_TRIES = 1  # tests that talk to Batch use `fast_client`, with its own tries
     # The test client speaks plain HTTP; production redirects to HTTPS (tested in test_security).
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False

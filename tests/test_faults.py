@@ -212,7 +212,7 @@ def test_fault_matrix(case, channel, operator, batch_app, fast_client, fake_time
 def test_an_unreachable_batch_fails_without_sending(operator, batch_app, fake_time, settings, monkeypatch):
     from audienceadmin import batch_api
 
-    settings.BATCH_API_URL = "http://127.0.0.1:9"  # nothing listens there
+    settings.BATCH_API_URL, settings.BATCH_API_MAX_TRIES = "http://127.0.0.1:9", 4  # nothing listens there
     monkeypatch.setattr(
         batch_api,
         "get_client",

@@ -36,6 +36,14 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "history": ({"GET"}, HISTORY),
     "history_export": ({"GET"}, HISTORY),
     "history_event": ({"GET"}, HISTORY),
+    "audience_browse_pick": ({"GET"}, DELETERS),
+    "audience_browse": ({"GET"}, DELETERS),
+    "bulk_new": ({"GET", "POST"}, DELETERS),
+    "bulk_confirm": ({"POST"}, DELETERS),
+    "bulk_job": ({"GET"}, DELETERS),
+    "bulk_job_progress": ({"GET"}, DELETERS),
+    "bulk_job_results": ({"GET"}, DELETERS),
+    "bulk_job_cancel": ({"POST"}, DELETERS),
     "app_list": ({"GET"}, KEYS),
     "app_create": ({"GET", "POST"}, KEYS),
     "app_edit": ({"GET", "POST"}, KEYS),
@@ -44,8 +52,9 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "audience_delete_confirm": ({"POST"}, DELETERS),
     "app_archive": ({"GET", "POST"}, KEYS),  # last: a permitted POST archives the app
 }
-NEEDS_APP = {"app_edit", "app_test_connection", "app_archive"}
-PUBLIC = {"login"}  # reachable without logging in
+NEEDS_APP = {"app_edit", "app_test_connection", "app_archive", "audience_browse"}
+NEEDS_JOB = {"bulk_job", "bulk_job_progress", "bulk_job_results", "bulk_job_cancel"}
+PUBLIC = {"login", "healthz", "readyz"}  # reachable without logging in
 LOGGED_IN_ONLY = {"logout"}  # POST only; any logged-in user
 
 
@@ -86,12 +95,17 @@ def expected_status(url_name: str, role: str, method: str) -> int:
 
 @pytest.mark.parametrize("role", ROLES)
 def test_permission_matrix(role, users, batch_app, fast_client):
+    from audienceadmin.models import BulkJob
+
+    job = BulkJob.objects.create(app=batch_app, created_by=users["operator"], concurrency=1)
     client = Client()
     if users[role] is not None:
         client.force_login(users[role])
     for url_name in RULES:
         if url_name == "history_event":
             url = reverse(url_name, args=[AuditEvent.objects.order_by("id").first().pk])
+        elif url_name in NEEDS_JOB:
+            url = reverse(url_name, args=[job.pk])
         else:
             url = reverse(url_name, args=[batch_app.pk] if url_name in NEEDS_APP else [])
         for method in ("GET", "POST"):
@@ -260,6 +274,7 @@ def production_env(**extra) -> dict[str, str]:
             "DJANGO_DEBUG": "false",
             "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
             "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+            "AUDIT_HMAC_KEYS": secrets.token_urlsafe(32),
             "DJANGO_ALLOWED_HOSTS": "audience-admin.example.com",
             "BATCH_API_URL": "https://api.batch.com",
             **extra,

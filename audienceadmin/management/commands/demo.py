@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
-import subprocess
-import sys
 
-from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from audienceadmin import roles, selectors, services
+from audienceadmin.management.commands.serve import serve
 from audienceadmin.simulator import BatchSimulator
 
 DEMO_APP = "Demo shop (simulator)"
@@ -33,6 +31,8 @@ AUDIENCES = [
     {"name": "newsletter_optin", "nb_ids": 90211, "description": "Newsletter opt-ins"},
     {"name": "vip-customers", "nb_ids": 1404, "description": "VIP tier"},
     {"name": "test_audience_old", "nb_ids": 3, "description": "Left over from a test"},
+    # Stale ones, for the browser's pages and for bulk deletion.
+    *({"name": f"campaign-2024-{n:02d}", "nb_ids": 100 * n, "description": "Old campaign"} for n in range(1, 61)),
 ]
 # Audiences whose deletion shows how failures look (see the README's failure table).
 FAULTS = [
@@ -78,20 +78,13 @@ class Command(BaseCommand):
         simulator.start()
         self._print(addr, simulator.url, passwords, apps)
         env = {
-            **os.environ,
             "BATCH_API_URL": simulator.url,
             "DJANGO_DEBUG": "true",
             "BATCH_API_TIMEOUT": os.environ.get("BATCH_API_TIMEOUT", "5"),
             "BATCH_API_DEADLINE": os.environ.get("BATCH_API_DEADLINE", "20"),
         }
-        server = subprocess.Popen(  # noqa: S603 - our own interpreter and manage.py
-            [sys.executable, str(settings.BASE_DIR / "manage.py"), "runserver", addr, "--noreload"], env=env
-        )
         try:
-            server.wait()
-        except KeyboardInterrupt:
-            server.terminate()
-            server.wait(timeout=10)
+            serve(addr, env=env, reload=False)
         finally:
             simulator.stop()
 
@@ -138,4 +131,5 @@ class Command(BaseCommand):
         self.stdout.write("Audiences that show failures:")
         for audience, what, _ in FAULTS:
             self.stdout.write(f"  {audience:<18} {what}")
-        self.stdout.write("Ctrl-C stops the dashboard and the simulator.\n")
+        self.stdout.write("Bulk delete runs in a background worker started alongside.")
+        self.stdout.write("Ctrl-C stops the dashboard, the worker and the simulator.\n")

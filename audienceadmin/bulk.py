@@ -1,0 +1,300 @@
+"""Bulk deletion: the operations on bulk jobs (services for them), and the background task.
+
+A job's items are deleted by ``services.audience_delete`` exactly like single deletes (two audit
+events each, with the job id in the *requested* event's details), ``BULK_CONCURRENCY`` at a time,
+with one pause gate shared by the job's threads so that a 429 or 503 pauses them all.
+
+A worker killed mid-job: its heartbeat goes stale; ``bulk_jobs_resume`` (run by `make run` before
+the worker starts, by ``manage.py resume_bulk_jobs``, and by the job page) queues the job again.
+The new run closes the items that were in flight as ``unknown`` (never retried: Batch may have
+deleted them) and carries on with the items never started.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.db.models import Count, Q
+from django.tasks import task
+from django.utils import timezone
+
+from audienceadmin import batch_api, selectors, services
+from audienceadmin.fields import DecryptionError
+from audienceadmin.models import AuditEvent, BatchApp, BulkItem, BulkJob
+
+logger = logging.getLogger(__name__)
+Outcome = AuditEvent.Outcome
+STALE_AFTER = timedelta(seconds=60)
+HEARTBEAT_EVERY = 5.0
+
+
+@dataclass
+class NameReport:
+    """The validation report shown before a bulk job is created."""
+
+    valid: list[str] = field(default_factory=list)
+    invalid: list[tuple[str, str]] = field(default_factory=list)
+    duplicates: list[str] = field(default_factory=list)
+    too_many: bool = False
+
+
+def bulk_names_check(text: str, *, limit: int | None = None) -> NameReport:
+    """Names one per line (or comma/semicolon separated, as a .csv has them), blank lines ignored."""
+    limit = limit or settings.BULK_MAX_ITEMS
+    report, seen = NameReport(), set()
+    for line in text.splitlines():
+        for raw in line.replace(";", ",").split(","):
+            name = raw.strip().strip('"').strip()
+            if not name:
+                continue
+            if not batch_api.is_valid_audience_name(name):
+                reason = "longer than 255 characters" if len(name) > 255 else "has characters Batch does not allow"
+                report.invalid.append((name[:80], reason))
+            elif name in seen:
+                report.duplicates.append(name)
+            else:
+                seen.add(name)
+                report.valid.append(name)
+    report.too_many = len(report.valid) > limit
+    return report
+
+
+def bulk_job_create(*, actor: AbstractBaseUser, app: BatchApp, names: list[str]) -> BulkJob:
+    if not actor.has_perm(services.DELETE_PERMISSION) or not selectors.app_usable_by(app, actor):
+        raise PermissionDenied("You may not delete audiences in this app.")
+    report = bulk_names_check("\n".join(names))
+    if report.invalid or not report.valid or report.too_many:
+        raise ValidationError("The list must hold between 1 and BULK_MAX_ITEMS valid names.")
+    with transaction.atomic():
+        job = BulkJob.objects.create(app=app, created_by=actor, concurrency=max(1, settings.BULK_CONCURRENCY))
+        BulkItem.objects.bulk_create(
+            BulkItem(job=job, position=i, audience=name) for i, name in enumerate(report.valid)
+        )
+        transaction.on_commit(lambda: bulk_job_task.enqueue(job_id=job.pk))
+    return job
+
+
+def bulk_job_cancel(*, actor: AbstractBaseUser, job: BulkJob) -> BulkJob:
+    """Items not yet started are not attempted; items in flight finish and are recorded."""
+    BulkJob.objects.filter(pk=job.pk).update(cancel_requested=True)
+    with transaction.atomic():
+        claimed = BulkJob.objects.filter(pk=job.pk, state=BulkJob.State.QUEUED).update(
+            state=BulkJob.State.CANCELLED, finished_at=timezone.now()
+        )
+        if claimed:  # never started: nothing is in flight
+            job.items.filter(state=BulkItem.State.PENDING).update(state=BulkItem.State.SKIPPED)
+    job.refresh_from_db()
+    return job
+
+
+def bulk_jobs_resume() -> int:
+    """Queue again the active jobs whose worker stopped beating (died). Returns how many."""
+    stale = timezone.now() - STALE_AFTER
+    jobs = BulkJob.objects.filter(state=BulkJob.State.RUNNING, heartbeat_at__lt=stale)
+    count = 0
+    for job in jobs:
+        bulk_job_task.enqueue(job_id=job.pk)
+        count += 1
+    return count
+
+
+@dataclass(frozen=True)
+class Progress:
+    state: str
+    total: int
+    done: int
+    deleted: int
+    rejected: int
+    failed: int
+    unknown: int
+    skipped: int
+    running: int
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done - self.skipped
+
+    @property
+    def percent(self) -> int:
+        return round(100 * (self.done + self.skipped) / self.total) if self.total else 100
+
+
+def bulk_job_progress(job: BulkJob) -> Progress:
+    counts = job.items.aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(state=BulkItem.State.DONE)),
+        skipped=Count("id", filter=Q(state=BulkItem.State.SKIPPED)),
+        running=Count("id", filter=Q(state=BulkItem.State.RUNNING)),
+        **{o: Count("id", filter=Q(outcome=o)) for o in Outcome.values},
+    )
+    return Progress(state=job.state, **counts)
+
+
+def bulk_job_csv(job: BulkJob):
+    """The job's items and outcomes as CSV lines (streamed)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["position", "audience", "state", "outcome", "http_status", "error_name", "message", "attempt"])
+    for item in job.items.order_by("position").iterator(chunk_size=1000):
+        writer.writerow(
+            [item.position + 1, item.audience, item.state, item.outcome, item.http_status or "",
+             item.error_name, item.message, item.attempt or ""]
+        )  # fmt: skip
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+
+
+# --- the background task -------------------------------------------------------------------------------
+
+
+@task()
+def bulk_job_task(job_id: int) -> str:
+    return bulk_job_run(job_id)
+
+
+def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) -> str:
+    """Run a job to its end (or its cancellation). Safe to call again after a crash."""
+    runner = uuid.uuid4().hex
+    now = timezone.now()
+    claimed = (
+        BulkJob.objects.filter(pk=job_id)
+        .filter(Q(state=BulkJob.State.QUEUED) | Q(state=BulkJob.State.RUNNING, heartbeat_at__lt=now - STALE_AFTER))
+        .update(state=BulkJob.State.RUNNING, runner=runner, heartbeat_at=now)
+    )
+    if not claimed:
+        return "not claimed: finished, cancelled, or run by a live worker"
+    job = BulkJob.objects.select_related("app", "created_by").get(pk=job_id)
+    if job.started_at is None:
+        BulkJob.objects.filter(pk=job_id).update(started_at=now)
+    _close_interrupted_items(job)
+
+    client = client or batch_api.get_client()
+    client = client.with_gate(client.new_gate())
+    slots = threading.BoundedSemaphore(job.concurrency)
+    last_beat = [0.0]
+
+    allowed = [_still_allowed(job)]
+    try:
+        credentials = services.app_credentials(job.app)
+    except DecryptionError:
+        credentials = None  # each item then records the failure, as a single delete would
+
+    def beat() -> bool:
+        """Heartbeat (and the permission re-check); False when the job was cancelled or taken over."""
+        if time.monotonic() - last_beat[0] >= HEARTBEAT_EVERY:
+            last_beat[0] = time.monotonic()
+            BulkJob.objects.filter(pk=job_id, runner=runner).update(heartbeat_at=timezone.now())
+            allowed[0] = _still_allowed(job)
+        cancel_requested, current_runner = BulkJob.objects.values_list("cancel_requested", "runner").get(pk=job_id)
+        return not cancel_requested and current_runner == runner
+
+    def delete_one(item_id: int, audience: str) -> None:
+        try:
+            if allowed[0] is not True:
+                raise ValidationError(allowed[0])
+            result = services.audience_delete_checked(
+                actor=job.created_by,
+                app=job.app,
+                name=audience,
+                ip=None,
+                source=AuditEvent.Source.BULK,
+                client=client,
+                details={"job": job_id},
+                credentials=credentials,
+            )
+            BulkItem.objects.filter(pk=item_id).update(
+                state=BulkItem.State.DONE,
+                outcome=result.outcome,
+                http_status=result.http_status,
+                error_name=result.error_name,
+                message=result.message[:1000],
+                attempt=result.attempt,
+                finished_at=timezone.now(),
+            )
+        except (ValidationError, PermissionDenied) as exc:  # the app was archived or access withdrawn
+            BulkItem.objects.filter(pk=item_id).update(
+                state=BulkItem.State.SKIPPED,
+                message="Not attempted: " + " ".join(getattr(exc, "messages", [str(exc)])),
+                finished_at=timezone.now(),
+            )
+        finally:
+            slots.release()
+
+    futures = []
+    with ThreadPoolExecutor(max_workers=job.concurrency, thread_name_prefix=f"bulk-{job_id}") as pool:
+        for item_id, audience in (
+            job.items.filter(state=BulkItem.State.PENDING).order_by("position").values_list("id", "audience")
+        ):
+            slots.acquire()
+            if not beat():
+                slots.release()
+                break
+            # Marked before it is handed over: a crash from here on makes it "unknown", never "retry".
+            BulkItem.objects.filter(pk=item_id).update(state=BulkItem.State.RUNNING)
+            futures.append(pool.submit(delete_one, item_id, audience))
+    for future in futures:
+        if future.exception() is not None:
+            logger.error("Bulk job %s: an item failed unexpectedly", job_id, exc_info=future.exception())
+    _close_interrupted_items(job)  # items whose thread died (database error...): unknown, as after a crash
+    cancelled = BulkJob.objects.filter(pk=job_id, cancel_requested=True).exists()
+    if cancelled:
+        job.items.filter(state=BulkItem.State.PENDING).update(state=BulkItem.State.SKIPPED)
+    BulkJob.objects.filter(pk=job_id, runner=runner).update(
+        state=BulkJob.State.CANCELLED if cancelled else BulkJob.State.DONE, finished_at=timezone.now()
+    )
+    return "cancelled" if cancelled else "done"
+
+
+def _still_allowed(job: BulkJob) -> bool | str:
+    """True, or why the job may not go on (the app archived, the creator's access withdrawn)."""
+    app = BatchApp.objects.get(pk=job.app_id)
+    if app.is_archived:
+        return f"app “{app.name}” was archived"
+    user = type(job.created_by).objects.get(pk=job.created_by_id)
+    if not (user.is_active and user.has_perm(services.DELETE_PERMISSION) and selectors.app_usable_by(app, user)):
+        return f"{user.get_username()} may no longer delete audiences in app “{app.name}”"
+    return True
+
+
+def _close_interrupted_items(job: BulkJob) -> None:
+    """Items a dead worker had in flight: their outcome is unknown, and they are not retried."""
+    for item in job.items.filter(state=BulkItem.State.RUNNING):
+        requested = (
+            AuditEvent.objects.filter(kind=AuditEvent.Kind.DELETE_REQUESTED, audience=item.audience,
+                                      details__job=job.pk).order_by("-id").first()
+        )  # fmt: skip
+        completed = (
+            AuditEvent.objects.filter(kind=AuditEvent.Kind.DELETE_COMPLETED, attempt=requested.attempt).first()
+            if requested
+            else None
+        )
+        if completed is not None:  # Batch answered and it was recorded; only the item missed it
+            update = {"outcome": completed.outcome, "http_status": completed.http_status,
+                      "error_name": completed.error_name, "message": completed.message}  # fmt: skip
+        else:
+            if requested is not None:
+                services.attempt_close_interrupted(requested)
+            update = {
+                "outcome": Outcome.UNKNOWN,
+                "message": "The worker stopped while this item was in flight: Batch may or may not have deleted "
+                "it. It was not retried; check it in Batch.",
+            }
+        BulkItem.objects.filter(pk=item.pk).update(
+            state=BulkItem.State.DONE,
+            attempt=requested.attempt if requested else None,
+            finished_at=timezone.now(),
+            **update,
+        )

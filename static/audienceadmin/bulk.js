@@ -1,0 +1,48 @@
+// Live progress of a bulk job: polls progress.json and updates the bar, the counts and the rows.
+// An external script (the CSP forbids inline ones); the page works without it, one reload at a time.
+(function () {
+  "use strict";
+  var job = document.getElementById("job");
+  if (!job || job.dataset.active !== "true") return;
+  var url = job.dataset.progressUrl;
+  var rows = {};
+  document.querySelectorAll("#job-items tbody tr").forEach(function (tr) { rows[tr.dataset.position] = tr; });
+
+  function setText(id, value) {
+    var el = document.getElementById(id);
+    if (el) el.textContent = value;
+  }
+
+  function update(data) {
+    document.getElementById("job-progress").value = data.percent;
+    setText("job-percent", data.percent + "%");
+    setText("job-state", data.state_label);
+    ["deleted", "rejected", "failed", "unknown", "skipped", "remaining"].forEach(function (k) {
+      setText("count-" + k, data[k]);
+    });
+    data.items.forEach(function (item) {
+      var tr = rows[item.position];
+      if (!tr) return;
+      var badge = tr.querySelector(".item-outcome span");
+      badge.className = "outcome outcome-" + (item.outcome || item.state);
+      badge.textContent = item.label;
+      tr.querySelector(".item-message").textContent = item.message;
+    });
+    if (data.state === "done" || data.state === "cancelled") {
+      var cancel = document.getElementById("cancel-button");
+      if (cancel) cancel.closest("form").remove();
+      return false;
+    }
+    return true;
+  }
+
+  function poll() {
+    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; })
+      .then(function (data) {
+        if (data === null || update(data)) setTimeout(poll, 1000);
+      })
+      .catch(function () { setTimeout(poll, 3000); });
+  }
+  poll();
+})();

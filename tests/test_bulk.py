@@ -1,0 +1,275 @@
+"""Bulk deletion: the list check, the job, its audit, cancelling, recovery after a crash; the browser and preview."""
+
+from __future__ import annotations
+
+import csv
+import io
+import threading
+import time
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+
+from audienceadmin import bulk, services
+from audienceadmin.models import AuditEvent, BulkItem, BulkJob
+
+pytestmark = pytest.mark.django_db
+Outcome = AuditEvent.Outcome
+
+
+@pytest.fixture
+def web(operator):
+    client = Client()
+    client.force_login(operator)
+    return client
+
+
+@pytest.fixture
+def many(simulator, app_keys, batch_app):
+    names = [f"old-{i:02d}" for i in range(20)]
+    for name in names:
+        simulator.add_audience(app_keys.api_key, name, nb_ids=10)
+    return names
+
+
+def test_the_list_check_reports_invalid_names_and_duplicates():
+    report = bulk.bulk_names_check("a\nb, c\n\n b \nbad name\n" + "x" * 256 + '\na;d\n"e"')
+    assert report.valid == ["a", "b", "c", "d", "e"]
+    assert report.duplicates == ["b", "a"]
+    assert [why for _, why in report.invalid] == ["has characters Batch does not allow", "longer than 255 characters"]
+    assert bulk.bulk_names_check("a\nb\nc", limit=2).too_many
+
+
+@pytest.mark.django_db(transaction=True)
+def test_paste_review_confirm_run(web, operator, batch_app, many, fast_client, simulator, app_keys):
+    simulator.add_fault(action="error", error="MAINTENANCE_ERROR", audience="old-03")
+    text = "\n".join(many) + "\nold-01\nnever-existed"
+    review = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": text})
+    html = review.content.decode()
+    assert "Delete 21 audiences" in html and "1</strong> duplicate removed" in html
+    assert simulator.requests == []  # nothing runs before the confirmation
+
+    wrong = web.post(
+        reverse("bulk_confirm"), {"app": batch_app.pk, "names": "\n".join([*many, "never-existed"]), "count": 20}
+    )
+    assert wrong.status_code == 400 and "not the number of audiences in the list (21)" in wrong.content.decode()
+    done = web.post(
+        reverse("bulk_confirm"), {"app": batch_app.pk, "names": "\n".join([*many, "never-existed"]), "count": 21}
+    )
+    job = BulkJob.objects.get()
+    assert done.url == reverse("bulk_job", args=[job.pk])
+    assert job.state == BulkJob.State.QUEUED and job.items.count() == 21
+
+    call_command("db_worker", "--batch", "--interval", "0", "--no-startup-delay")  # the real worker, until idle
+
+    job.refresh_from_db()
+    assert job.state == BulkJob.State.DONE
+    progress = bulk.bulk_job_progress(job)
+    assert (progress.deleted, progress.failed, progress.rejected, progress.remaining, progress.percent) == (
+        19,
+        1,
+        1,
+        0,
+        100,
+    )
+    assert sorted(simulator.audience_names(app_keys.api_key)) == ["beta", "churned_q3", "old-03", "spring-sale"]
+    # every item audited exactly like a single delete, plus the job id
+    requested = AuditEvent.objects.filter(kind="delete_requested")
+    assert requested.count() == 21 and all(e.details == {"job": job.pk} for e in requested)
+    assert set(requested.values_list("source", flat=True)) == {"bulk"}
+    completed = AuditEvent.objects.filter(kind="delete_completed")
+    assert completed.count() == 21
+    assert set(completed.values_list("outcome", flat=True)) == {"deleted", "failed", "rejected"}
+    assert AuditEvent.objects.filter(kind="delete_completed", outcome="deleted").count() == 19
+
+    page = web.get(reverse("bulk_job", args=[job.pk])).content.decode()
+    assert "Finished" in page and "bulk.js" in page
+    data = web.get(reverse("bulk_job_progress", args=[job.pk])).json()
+    assert (data["percent"], data["deleted"], data["state"]) == (100, 19, "done")
+    assert len(data["items"]) == 21
+    rows = list(
+        csv.DictReader(
+            io.StringIO(b"".join(web.get(reverse("bulk_job_results", args=[job.pk])).streaming_content).decode())
+        )
+    )
+    assert [r["audience"] for r in rows] == [*many, "never-existed"]
+    assert {r["outcome"] for r in rows} == {"deleted", "failed", "rejected"}
+
+
+def test_a_file_can_be_uploaded(web, batch_app):
+    upload = SimpleUploadedFile("names.csv", b"name\r\nfirst,second\r\nthird\r\n", content_type="text/csv")
+    html = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": "", "file": upload}).content.decode()
+    assert "Delete 4 audiences" in html  # the header line "name" is a valid name too: it is shown, and counted
+    bad = SimpleUploadedFile("names.pdf", b"%PDF", content_type="application/pdf")
+    assert (
+        "Upload a .txt or .csv file"
+        in web.post(reverse("bulk_new"), {"app": batch_app.pk, "file": bad}).content.decode()
+    )
+
+
+def test_invalid_names_block_the_job(web, batch_app):
+    html = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": "good\nbad name"}).content.decode()
+    assert "invalid name" in html and "Start deleting" not in html
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_429_pauses_every_thread_of_the_job(operator, batch_app, many, fast_client, fake_time, simulator, settings):
+    settings.BULK_CONCURRENCY = 4
+    simulator.add_fault(action="error", error="TOO_MANY_REQUESTS", retry_after="9", times=1)
+    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many)
+    bulk.bulk_job_run(job.pk)
+    assert 9.0 in fake_time.sleeps  # the client honoured Retry-After; the gate held the other threads
+    assert bulk.bulk_job_progress(BulkJob.objects.get()).deleted == 20
+
+
+@pytest.mark.django_db(transaction=True)
+def test_bounded_concurrency(operator, batch_app, many, batch_url, simulator, settings):
+    settings.BULK_CONCURRENCY = 3
+    simulator.latency = 0.1
+    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:9])
+    started = time.monotonic()
+    bulk.bulk_job_run(job.pk)
+    elapsed = time.monotonic() - started
+    times = sorted(r.received_at for r in simulator.requests if r.method == "DELETE")
+    in_flight = max(sum(1 for t in times if s <= t < s + 0.09) for s in times)
+    assert in_flight <= 3
+    assert elapsed < 9 * 0.1  # faster than one at a time
+
+
+def test_cancel_before_start_attempts_nothing(operator, batch_app, many, simulator):
+    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many)
+    bulk.bulk_job_cancel(actor=operator, job=job)
+    assert bulk.bulk_job_run(job.pk).startswith("not claimed")
+    job.refresh_from_db()
+    assert job.state == BulkJob.State.CANCELLED
+    assert bulk.bulk_job_progress(job).skipped == 20
+    assert simulator.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cancel_mid_job_leaves_the_rest_unattempted(
+    operator, batch_app, many, batch_url, simulator, settings, app_keys
+):
+    settings.BULK_CONCURRENCY = 1
+    simulator.latency = 0.15
+    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many)
+    runner = threading.Thread(target=bulk.bulk_job_run, args=(job.pk,))
+    runner.start()
+    while BulkItem.objects.filter(job=job, state=BulkItem.State.DONE).count() < 2:
+        time.sleep(0.02)
+    bulk.bulk_job_cancel(actor=operator, job=job)
+    runner.join(timeout=30)
+    job.refresh_from_db()
+    progress = bulk.bulk_job_progress(job)
+    assert job.state == BulkJob.State.CANCELLED
+    assert progress.skipped > 10 and progress.deleted + progress.skipped == 20
+    deletes = [r for r in simulator.requests if r.method == "DELETE"]
+    assert len(deletes) == progress.deleted  # nothing sent for the skipped ones
+    assert AuditEvent.objects.filter(kind="delete_requested").count() == progress.deleted
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_crashed_run_is_resumed_and_in_flight_items_become_unknown(operator, batch_app, many, fast_client, simulator):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:5])
+    # what a worker killed while deleting the second item leaves behind
+    first, second = job.items.order_by("position")[:2]
+    services.audience_delete(actor=operator, app=batch_app, name=first.audience, ip=None, details={"job": job.pk})
+    BulkItem.objects.filter(pk=first.pk).update(state=BulkItem.State.DONE, outcome=Outcome.DELETED)
+    AuditEvent.objects.create(
+        kind="delete_requested",
+        attempt=__import__("uuid").uuid4(),
+        actor=operator,
+        actor_username="otto",
+        app=batch_app,
+        app_name=batch_app.name,
+        audience=second.audience,
+        details={"job": job.pk},
+    )
+    BulkItem.objects.filter(pk=second.pk).update(state=BulkItem.State.RUNNING)
+    BulkJob.objects.filter(pk=job.pk).update(state=BulkJob.State.RUNNING, heartbeat_at=timezone.now())
+    assert bulk.bulk_job_run(job.pk).startswith("not claimed")  # its worker might still be alive
+
+    BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    assert bulk.bulk_jobs_resume() == 1
+    bulk.bulk_job_run(job.pk)
+    second.refresh_from_db()
+    assert (second.state, second.outcome) == (BulkItem.State.DONE, Outcome.UNKNOWN)
+    assert "not retried" in second.message
+    sent = [r.path.rsplit("/", 1)[1] for r in simulator.requests if r.method == "DELETE"]
+    assert second.audience not in sent and sorted(sent) == [first.audience, *many[2:5]]
+    closed = AuditEvent.objects.get(kind="delete_completed", attempt=second.attempt)
+    assert closed.outcome == Outcome.UNKNOWN
+    assert bulk.bulk_job_progress(BulkJob.objects.get()).deleted == 4
+
+
+# --- the audience browser and the impact preview ------------------------------------------------------
+
+
+def test_the_browser_lists_what_batch_has_newest_first(web, batch_app, many, fast_client):
+    html = web.get(reverse("audience_browse", args=[batch_app.pk])).content.decode()
+    assert html.index("old-19") < html.index("old-00")
+    assert f"{reverse('audience_delete')}?app={batch_app.pk}&amp;name=old-19" in html
+    older = web.get(reverse("audience_browse", args=[batch_app.pk]), {"from": 20}).content.decode()
+    assert "spring-sale" in older and "old-19" not in older
+
+
+def test_the_browser_shows_batchs_answer_on_failure(web, batch_app, simulator, fast_client):
+    simulator.add_fault(action="error", error="AUTHENTICATION_INVALID")
+    html = web.get(reverse("audience_browse", args=[batch_app.pk])).content.decode()
+    assert "Could not list the audiences" in html and "AUTHENTICATION_INVALID" in html
+
+
+def test_picking_in_the_browser_leads_to_the_bulk_review(web, batch_app, many, fast_client):
+    html = web.post(reverse("bulk_new"), {"app": batch_app.pk, "picked": ["old-01", "old-02"]}).content.decode()
+    assert "Delete 2 audiences" in html
+
+
+def test_the_confirmation_shows_the_preview_and_the_audit_keeps_it(web, batch_app, simulator, app_keys, fast_client):
+    simulator.add_audience(app_keys.api_key, "big-one", nb_ids=4242, type="custom_ids")
+    page = web.get(reverse("audience_delete"), {"app": batch_app.pk, "name": "big-one"})
+    html = page.content.decode()
+    assert "4242" in html and "custom_ids" in html and "APPLIED" in html
+    token = page.context["preview_token"]
+    web.post(
+        reverse("audience_delete_confirm"),
+        {"app": batch_app.pk, "name": "big-one", "confirm_name": "big-one", "preview": token},
+    )
+    requested = AuditEvent.objects.get(kind="delete_requested", audience="big-one")
+    assert requested.details["preview"]["nb_ids"] == 4242 and requested.details["preview"]["exists"] is True
+
+
+def test_a_missing_audience_offers_no_delete_button(web, batch_app, fast_client):
+    html = web.get(reverse("audience_delete"), {"app": batch_app.pk, "name": "nope"}).content.decode()
+    assert "has no audience named" in html and "Delete this audience" not in html
+
+
+def test_a_failed_preview_warns_and_still_allows_the_delete(web, batch_app, simulator, fast_client):
+    simulator.add_fault(action="error", error="SERVER_ERROR", method="GET")
+    html = web.get(reverse("audience_delete"), {"app": batch_app.pk, "name": "beta"}).content.decode()
+    assert "Could not check the audience first" in html and "Delete this audience" in html
+
+
+def test_a_tampered_preview_is_not_trusted(web, batch_app, fast_client):
+    web.post(
+        reverse("audience_delete_confirm"),
+        {"app": batch_app.pk, "name": "beta", "confirm_name": "beta", "preview": "forged"},
+    )
+    assert AuditEvent.objects.get(kind="delete_requested").details == {"preview": {"missing": True}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_stops_when_the_app_is_archived(operator, keyadmin, batch_app, many, fast_client, simulator):
+    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:3])
+    services.app_archive(actor=keyadmin, app=batch_app, ip=None)
+    bulk.bulk_job_run(job.pk)
+    items = list(BulkItem.objects.filter(job=job).values_list("state", "message"))
+    assert {state for state, _ in items} == {BulkItem.State.SKIPPED}
+    assert all("was archived" in message for _, message in items)
+    assert [r for r in simulator.requests if r.method == "DELETE"] == []
