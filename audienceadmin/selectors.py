@@ -326,3 +326,23 @@ def bulk_items_started(job) -> list[dict]:
         .order_by("position")
         .values_list("position", "state", "outcome", "message")
     ]
+
+
+def bulk_jobs_active():
+    from audienceadmin.models import BulkJob
+
+    return BulkJob.objects.filter(state__in=[BulkJob.State.QUEUED, BulkJob.State.RUNNING]).select_related("app")[:10]
+
+
+def apps_with_key_status() -> QuerySet[BatchApp]:
+    """Active apps with who last set their keys and the last connection test's result."""
+    last_test = AuditEvent.objects.filter(app=OuterRef("pk"), kind=Kind.CONNECTION_TESTED).order_by("-id")
+    return (
+        apps_all()
+        .filter(archived_at__isnull=True)
+        .annotate(
+            last_test_at=Subquery(last_test.values("at")[:1]),
+            last_test_status=Subquery(last_test.values("http_status")[:1]),
+            last_test_error=Subquery(last_test.values("error_name")[:1]),
+        )
+    )

@@ -63,10 +63,18 @@ def permission_required(perm: str):
 
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
-    recent = None
-    if request.user.has_perm("audienceadmin.view_auditevent"):
-        recent = selectors.recent_attempts()
-    return render(request, "audienceadmin/home.html", {"recent": recent})
+    """What this user can do here: quick actions, their apps' key status, recent deletions."""
+    user = request.user
+    context = {}
+    if user.has_perm("audienceadmin.view_auditevent"):
+        context["recent"] = selectors.recent_attempts()
+        context["verification"] = selectors.last_verification()
+    if user.has_perm("audienceadmin.delete_audience"):
+        context["my_apps"] = selectors.apps_for_delete(user=user)
+        context["active_jobs"] = selectors.bulk_jobs_active()
+    if user.has_perm("audienceadmin.view_batchapp"):
+        context["key_apps"] = selectors.apps_with_key_status()
+    return render(request, "audienceadmin/home.html", context)
 
 
 # --- apps and keys ----------------------------------------------------------------------------

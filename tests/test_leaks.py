@@ -90,7 +90,7 @@ def test_no_key_leaks_anywhere(
 ):
     caplog.set_level(logging.DEBUG)
     for name in ("urllib3", "django", "audienceadmin", "axes"):
-        logging.getLogger(name).setLevel(logging.DEBUG)
+        caplog.set_level(logging.DEBUG, logger=name)  # caplog restores each level afterwards
     settings.DEBUG_PROPAGATE_EXCEPTIONS = False
     hay = Haystack()
     superuser = django_user_model.objects.create_superuser("root", "", PASSWORD)

@@ -189,3 +189,24 @@ def test_archive_asks_first_then_archives(keyadmin, batch_app):
     assert BatchApp.objects.get(pk=batch_app.pk).archived_at is None
     client.post(reverse("app_archive", args=[batch_app.pk]))
     assert BatchApp.objects.get(pk=batch_app.pk).archived_at is not None
+
+
+def test_the_home_page_answers_what_can_i_do_here(
+    django_user_model, viewer, operator, keyadmin, batch_app, fast_client
+):
+    from audienceadmin import services
+
+    as_operator = logged_in(operator).get(reverse("home")).content.decode()
+    assert "Browse audiences" in as_operator and "Bulk delete" in as_operator and "Shop iOS" in as_operator
+    assert "Manage apps and keys" not in as_operator
+
+    as_keyadmin = logged_in(keyadmin).get(reverse("home")).content.decode()
+    assert "never tested" in as_keyadmin and "Delete an audience" not in as_keyadmin
+    services.app_test_connection(actor=keyadmin, app=batch_app, ip=None)
+    assert ">OK<" in logged_in(keyadmin).get(reverse("home")).content.decode()
+
+    as_viewer = logged_in(viewer).get(reverse("home")).content.decode()
+    assert "Recent deletions" in as_viewer and "Bulk delete" not in as_viewer
+
+    nobody = django_user_model.objects.create_user("nobody", password="x-0123456789")
+    assert "No role yet" in logged_in(nobody).get(reverse("home")).content.decode()

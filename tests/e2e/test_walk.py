@@ -1,0 +1,62 @@
+"""Walk every page as each role: no server error, no console error, no CSP violation anywhere.
+
+The pages come from the URLconf (every GET-able route), so a new page is walked without being listed.
+A role that may not see a page gets the 403 page; that refusal is the only console error allowed.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import URLPattern, get_resolver, reverse
+
+from audienceadmin import services
+from audienceadmin.models import AuditEvent, BulkJob
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import login
+
+SKIP = {"logout", "login", "healthz", "readyz"}  # login: every walk; logout: POST; probes: not pages
+
+
+def walkable_urls(ids: dict[str, int]) -> list[str]:
+    urls = []
+    for entry in get_resolver().url_patterns:
+        if not isinstance(entry, URLPattern) or not entry.name or entry.name in SKIP:
+            continue
+        route = str(entry.pattern)
+        if route.endswith(".csv") or route.endswith(".json"):
+            continue  # downloads, not pages (their permissions are in the matrix test)
+        if "<int:pk>" in route:
+            kind = "job" if route.startswith("bulk/") else "event" if route.startswith("history/") else "app"
+            urls.append(reverse(entry.name, args=[ids[kind]]))
+        else:
+            urls.append(reverse(entry.name))
+    return urls
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "keyadmin", "superuser"])
+def test_every_page_as_every_role(
+    role, page, live_server, request, batch_app, batch_url, django_user_model, role_groups, browser_problems
+):
+    user = (
+        django_user_model.objects.create_superuser("root", "", PASSWORD)
+        if role == "superuser"
+        else request.getfixturevalue(role)
+    )
+    operator = request.getfixturevalue("operator") if role != "operator" else user
+    services.audience_delete(actor=operator, app=batch_app, name="beta", ip=None)
+    job = BulkJob.objects.create(app=batch_app, created_by=operator, concurrency=1)
+    ids = {"app": batch_app.pk, "event": AuditEvent.objects.order_by("-id").first().pk, "job": job.pk}
+    browser_problems.allow(r"status of 403 \(Forbidden\)", required=False)
+    login(page, live_server, user)
+    walked = []
+    for url in walkable_urls(ids):
+        if page.request.get(url, max_redirects=0).status == 405:  # a POST-only route: nothing to see
+            continue
+        response = page.goto(url)
+        assert response is not None and response.status < 500, (url, response and response.status)
+        assert response.status in (200, 403), (url, response.status)
+        assert page.get_by_role("heading", level=1).count() >= 1, url  # a real page, with a title
+        walked.append((url, response.status))
+    assert len(walked) >= 10
+    if role == "superuser":
+        assert all(status == 200 for _, status in walked), walked
