@@ -11,7 +11,9 @@ from audienceadmin.models import AuditEvent
 
 
 def _ip(request) -> str | None:
-    return request.META.get("REMOTE_ADDR") if request is not None else None
+    from audienceadmin.views import client_ip
+
+    return client_ip(request) if request is not None else None
 
 
 @receiver(user_login_failed, dispatch_uid="audit_login_failed")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
+import ipaddress
 import logging
 from functools import wraps
 
@@ -37,6 +38,18 @@ OUTCOME_LEVEL = {
 
 
 def client_ip(request: HttpRequest) -> str | None:
+    """The client's address for the audit trail and login throttling. Behind N trusted reverse
+    proxies (DJANGO_TRUSTED_PROXY_COUNT), the N-th address from the right of X-Forwarded-For:
+    what the nearest proxy saw; anything further left could be forged by the client."""
+    count = settings.TRUSTED_PROXY_COUNT
+    if count:
+        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+        if len(hops) >= count:
+            candidate = hops[-count]
+            try:
+                return str(ipaddress.ip_address(candidate))
+            except ValueError:
+                pass
     return request.META.get("REMOTE_ADDR") or None
 
 

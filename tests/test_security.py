@@ -359,3 +359,14 @@ def test_sessions_expire_after_inactivity(operator):
     client.get(reverse("home"))
     age = client.session.get_expiry_age()
     assert age == django_settings.SESSION_COOKIE_AGE <= 8 * 3600
+
+
+def test_the_client_ip_behind_trusted_proxies(settings, rf):
+    from audienceadmin.views import client_ip
+
+    request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9, 10.0.0.2", REMOTE_ADDR="10.0.0.1")
+    assert client_ip(request) == "10.0.0.1"  # no proxy trusted: the header is ignored
+    settings.TRUSTED_PROXY_COUNT = 2
+    assert client_ip(request) == "203.0.113.9"  # the address the outer proxy saw; 6.6.6.6 could be forged
+    settings.TRUSTED_PROXY_COUNT = 5
+    assert client_ip(request) == "10.0.0.1"  # fewer hops than proxies: not trusted
