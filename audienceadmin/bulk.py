@@ -15,17 +15,17 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import queue
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q
 from django.tasks import task
 from django.utils import timezone
@@ -71,7 +71,7 @@ def bulk_names_check(text: str, *, limit: int | None = None) -> NameReport:
     return report
 
 
-def bulk_job_create(*, actor: AbstractBaseUser, app: BatchApp, names: list[str]) -> BulkJob:
+def bulk_job_create(*, actor: AbstractBaseUser, app: BatchApp, names: list[str], ip: str | None = None) -> BulkJob:
     if not actor.has_perm(services.DELETE_PERMISSION) or not selectors.app_usable_by(app, actor):
         raise PermissionDenied("You may not delete audiences in this app.")
     report = bulk_names_check("\n".join(names))
@@ -82,14 +82,19 @@ def bulk_job_create(*, actor: AbstractBaseUser, app: BatchApp, names: list[str])
         BulkItem.objects.bulk_create(
             BulkItem(job=job, position=i, audience=name) for i, name in enumerate(report.valid)
         )
+        _audit_job(AuditEvent.Kind.BULK_QUEUED, actor=actor, job=job, ip=ip, message=f"{len(report.valid)} audiences")
         transaction.on_commit(lambda: bulk_job_task.enqueue(job_id=job.pk))
     return job
 
 
-def bulk_job_cancel(*, actor: AbstractBaseUser, job: BulkJob) -> BulkJob:
+def bulk_job_cancel(*, actor: AbstractBaseUser, job: BulkJob, ip: str | None = None) -> BulkJob:
     """Items not yet started are not attempted; items in flight finish and are recorded."""
-    BulkJob.objects.filter(pk=job.pk).update(cancel_requested=True)
     with transaction.atomic():
+        first = BulkJob.objects.filter(pk=job.pk, cancel_requested=False, finished_at__isnull=True).update(
+            cancel_requested=True, cancelled_by=actor
+        )
+        if first:  # audited once, and only if there was something left to cancel
+            _audit_job(AuditEvent.Kind.BULK_CANCELLED, actor=actor, job=job, ip=ip)
         claimed = BulkJob.objects.filter(pk=job.pk, state=BulkJob.State.QUEUED).update(
             state=BulkJob.State.CANCELLED, finished_at=timezone.now()
         )
@@ -97,6 +102,11 @@ def bulk_job_cancel(*, actor: AbstractBaseUser, job: BulkJob) -> BulkJob:
             job.items.filter(state=BulkItem.State.PENDING).update(state=BulkItem.State.SKIPPED)
     job.refresh_from_db()
     return job
+
+
+def _audit_job(kind: str, *, actor: AbstractBaseUser, job: BulkJob, ip: str | None, message: str = "") -> None:
+    text = f"Bulk job {job.pk}" + (f": {message}" if message else "")
+    services.app_event_record(kind, actor=actor, app=job.app, ip=ip, message=text, details={"job": job.pk})
 
 
 def bulk_jobs_resume() -> int:
@@ -113,6 +123,7 @@ def bulk_jobs_resume() -> int:
 @dataclass(frozen=True)
 class Progress:
     state: str
+    state_label: str
     total: int
     done: int
     deleted: int
@@ -139,7 +150,10 @@ def bulk_job_progress(job: BulkJob) -> Progress:
         running=Count("id", filter=Q(state=BulkItem.State.RUNNING)),
         **{o: Count("id", filter=Q(outcome=o)) for o in Outcome.values},
     )
-    return Progress(state=job.state, **counts)
+    label = job.get_state_display()
+    if job.cancel_requested and job.is_active:
+        label += " (cancelling: waiting for the deletions in flight)"
+    return Progress(state=job.state, state_label=label, **counts)
 
 
 def bulk_job_csv(job: BulkJob):
@@ -233,8 +247,22 @@ def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) ->
         finally:
             slots.release()
 
-    futures = []
-    with ThreadPoolExecutor(max_workers=job.concurrency, thread_name_prefix=f"bulk-{job_id}") as pool:
+    work: queue.Queue[tuple[int, str] | None] = queue.Queue()
+
+    def worker() -> None:
+        try:
+            while (task := work.get()) is not None:
+                try:
+                    delete_one(*task)
+                except Exception:  # noqa: BLE001 - one item's crash must not stop the others
+                    logger.exception("Bulk job %s: an item failed unexpectedly", job_id)
+        finally:
+            connection.close()  # each thread has its own connection; nothing else would close it
+
+    threads = [threading.Thread(target=worker, name=f"bulk-{job_id}-{n}", daemon=True) for n in range(job.concurrency)]
+    for thread in threads:
+        thread.start()
+    try:
         for item_id, audience in (
             job.items.filter(state=BulkItem.State.PENDING).order_by("position").values_list("id", "audience")
         ):
@@ -244,10 +272,12 @@ def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) ->
                 break
             # Marked before it is handed over: a crash from here on makes it "unknown", never "retry".
             BulkItem.objects.filter(pk=item_id).update(state=BulkItem.State.RUNNING)
-            futures.append(pool.submit(delete_one, item_id, audience))
-    for future in futures:
-        if future.exception() is not None:
-            logger.error("Bulk job %s: an item failed unexpectedly", job_id, exc_info=future.exception())
+            work.put((item_id, audience))
+    finally:
+        for _ in threads:
+            work.put(None)
+        for thread in threads:
+            thread.join()
     _close_interrupted_items(job)  # items whose thread died (database error...): unknown, as after a crash
     cancelled = BulkJob.objects.filter(pk=job_id, cancel_requested=True).exists()
     if cancelled:

@@ -85,6 +85,8 @@ class AuditEvent(models.Model):
         LOGIN_FAILED = "login_failed", "Login failed"
         LOCKED_OUT = "locked_out", "Locked out"
         PERMISSION_DENIED = "permission_denied", "Permission denied"
+        BULK_QUEUED = "bulk_queued", "Bulk deletion queued"
+        BULK_CANCELLED = "bulk_cancelled", "Bulk deletion cancelled"
 
     class Outcome(models.TextChoices):
         DELETED = "deleted", "Deleted"
@@ -204,6 +206,9 @@ class BulkJob(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.QUEUED)
     concurrency = models.PositiveSmallIntegerField()
     cancel_requested = models.BooleanField(default=False)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
     # The worker running the job beats this; a stale heartbeat means the worker died.
     runner = models.CharField(max_length=40, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)

@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from audienceadmin.models import AuditEvent, AuditVerification, BatchApp
+from audienceadmin.models import AuditEvent, AuditVerification, BatchApp, BulkItem, BulkJob
 
 Kind = AuditEvent.Kind
 
@@ -18,11 +18,15 @@ Kind = AuditEvent.Kind
 def apps_for_delete(*, user) -> QuerySet[BatchApp]:
     """Active apps the user may delete audiences in: those open to every operator, and those
     restricted to a list of operators that names the user (superusers: all)."""
-    apps = BatchApp.objects.filter(archived_at__isnull=True)
+    return _apps_open_to(user).filter(archived_at__isnull=True)
+
+
+def _apps_open_to(user) -> QuerySet[BatchApp]:
+    """Apps, archived or not, that are not restricted to a list of operators leaving the user out."""
     if user.is_superuser:
-        return apps
+        return BatchApp.objects.all()
     restricted = BatchApp.allowed_operators.through.objects.filter(batchapp=OuterRef("pk"))
-    return apps.filter(~Exists(restricted) | Exists(restricted.filter(user=user)))
+    return BatchApp.objects.filter(~Exists(restricted) | Exists(restricted.filter(user=user)))
 
 
 def app_usable_by(app: BatchApp, user) -> bool:
@@ -309,16 +313,21 @@ def last_verification() -> AuditVerification | None:
     return AuditVerification.objects.order_by("-id").first()
 
 
-def bulk_jobs_recent(*, user, limit: int = 20):
-    from audienceadmin.models import BulkJob
+def bulk_jobs_for(*, user) -> QuerySet[BulkJob]:
+    """The bulk jobs a user may follow: those of apps open to them (archived since or not)."""
+    return BulkJob.objects.filter(app__in=_apps_open_to(user)).select_related("app", "created_by", "cancelled_by")
 
-    return BulkJob.objects.select_related("app", "created_by").order_by("-id")[:limit]
+
+def bulk_jobs_recent(*, user, limit: int = 20) -> QuerySet[BulkJob]:
+    return bulk_jobs_for(user=user).order_by("-id")[:limit]
 
 
-def bulk_items_started(job) -> list[dict]:
+def bulk_jobs_active(*, user) -> QuerySet[BulkJob]:
+    return bulk_jobs_for(user=user).filter(state__in=[BulkJob.State.QUEUED, BulkJob.State.RUNNING])[:10]
+
+
+def bulk_items_started(job: BulkJob) -> list[dict]:
     """The job's items that have started, for the live page (labels included)."""
-    from audienceadmin.models import BulkItem
-
     states, outcomes = dict(BulkItem.State.choices), dict(AuditEvent.Outcome.choices)
     return [
         {"position": p, "state": st, "outcome": o, "label": outcomes.get(o) or states[st], "message": m}
@@ -326,12 +335,6 @@ def bulk_items_started(job) -> list[dict]:
         .order_by("position")
         .values_list("position", "state", "outcome", "message")
     ]
-
-
-def bulk_jobs_active():
-    from audienceadmin.models import BulkJob
-
-    return BulkJob.objects.filter(state__in=[BulkJob.State.QUEUED, BulkJob.State.RUNNING]).select_related("app")[:10]
 
 
 def apps_with_key_status() -> QuerySet[BatchApp]:

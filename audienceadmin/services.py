@@ -36,8 +36,13 @@ def _actor_fields(actor: AbstractBaseUser | None, actor_label: str) -> dict:
 # --- apps and keys ------------------------------------------------------------------------------
 
 
-def _audit_app(kind: str, *, actor, app: BatchApp, ip: str | None, message: str = "") -> None:
-    AuditEvent.objects.create(kind=kind, app=app, app_name=app.name, ip=ip, message=message, **_actor_fields(actor, ""))
+def app_event_record(
+    kind: str, *, actor, app: BatchApp, ip: str | None, message: str = "", details: dict | None = None
+) -> None:
+    """An audit event about an app (its keys, its access, its bulk jobs): never the keys themselves."""
+    AuditEvent.objects.create(
+        kind=kind, app=app, app_name=app.name, ip=ip, message=message, details=details or {}, **_actor_fields(actor, "")
+    )
 
 
 def _access_description(users: Iterable[AbstractBaseUser]) -> str:
@@ -64,7 +69,7 @@ def app_create(
     )
     allowed_operators = list(allowed_operators)
     app.allowed_operators.set(allowed_operators)
-    _audit_app(Kind.APP_CREATED, actor=actor, app=app, ip=ip, message=_access_description(allowed_operators))
+    app_event_record(Kind.APP_CREATED, actor=actor, app=app, ip=ip, message=_access_description(allowed_operators))
     return app
 
 
@@ -86,7 +91,7 @@ def app_update(
         old_name = app.name
         app.name = name
         app.save(update_fields=["name"])
-        _audit_app(Kind.APP_RENAMED, actor=actor, app=app, ip=ip, message=f"was “{old_name}”")
+        app_event_record(Kind.APP_RENAMED, actor=actor, app=app, ip=ip, message=f"was “{old_name}”")
     changed, fields = [], []
     if api_key:
         app.api_key, app.api_key_hint = api_key, key_hint(api_key)
@@ -98,12 +103,12 @@ def app_update(
         fields += ["rest_api_key", "rest_api_key_hint"]
     if fields:
         app.save(update_fields=fields)
-        _audit_app(Kind.APP_KEYS_CHANGED, actor=actor, app=app, ip=ip, message=" and ".join(changed))
+        app_event_record(Kind.APP_KEYS_CHANGED, actor=actor, app=app, ip=ip, message=" and ".join(changed))
     if allowed_operators is not None:
         allowed_operators = list(allowed_operators)
         if {u.pk for u in allowed_operators} != set(app.allowed_operators.values_list("pk", flat=True)):
             app.allowed_operators.set(allowed_operators)
-            _audit_app(
+            app_event_record(
                 Kind.APP_ACCESS_CHANGED, actor=actor, app=app, ip=ip, message=_access_description(allowed_operators)
             )
     return app
@@ -115,7 +120,7 @@ def app_archive(*, actor: AbstractBaseUser, app: BatchApp, ip: str | None) -> Ba
     if app.archived_at is None:
         app.archived_at = timezone.now()
         app.save(update_fields=["archived_at"])
-        _audit_app(Kind.APP_ARCHIVED, actor=actor, app=app, ip=ip)
+        app_event_record(Kind.APP_ARCHIVED, actor=actor, app=app, ip=ip)
     return app
 
 

@@ -26,7 +26,7 @@ from audienceadmin.forms import (
     DeleteAudienceForm,
     HistoryFilterForm,
 )
-from audienceadmin.models import AuditEvent, BatchApp, BulkJob
+from audienceadmin.models import AuditEvent, BatchApp
 
 logger = logging.getLogger(__name__)
 OUTCOME_LEVEL = {
@@ -84,7 +84,7 @@ def home(request: HttpRequest) -> HttpResponse:
         context["verification"] = selectors.last_verification()
     if user.has_perm("audienceadmin.delete_audience"):
         context["my_apps"] = selectors.apps_for_delete(user=user)
-        context["active_jobs"] = selectors.bulk_jobs_active()
+        context["active_jobs"] = selectors.bulk_jobs_active(user=user)
     if user.has_perm("audienceadmin.view_batchapp"):
         context["key_apps"] = selectors.apps_with_key_status()
     return render(request, "audienceadmin/home.html", context)
@@ -340,7 +340,10 @@ def bulk_confirm(request: HttpRequest) -> HttpResponse:
         return render(request, "audienceadmin/bulk_review.html", context, status=400)
     try:
         job = bulk.bulk_job_create(
-            actor=request.user, app=form.cleaned_data["app"], names=form.cleaned_data["name_list"]
+            actor=request.user,
+            app=form.cleaned_data["app"],
+            names=form.cleaned_data["name_list"],
+            ip=client_ip(request),
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
@@ -352,7 +355,7 @@ def bulk_confirm(request: HttpRequest) -> HttpResponse:
 @require_GET
 @permission_required("audienceadmin.delete_audience")
 def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(BulkJob.objects.select_related("app", "created_by"), pk=pk)
+    job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
     bulk.bulk_jobs_resume()  # a job whose worker died is queued again
     return render(
         request,
@@ -365,12 +368,11 @@ def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
 @permission_required("audienceadmin.delete_audience")
 def bulk_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
     """Polled by the job page (static/audienceadmin/bulk.js) to update the bar and the rows."""
-    job = get_object_or_404(BulkJob, pk=pk)
+    job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
     progress = bulk.bulk_job_progress(job)
     return JsonResponse(
         {
             **dataclasses.asdict(progress),
-            "state_label": job.get_state_display(),
             "remaining": progress.remaining,
             "percent": progress.percent,
             "items": selectors.bulk_items_started(job),
@@ -381,7 +383,7 @@ def bulk_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
 @require_GET
 @permission_required("audienceadmin.delete_audience")
 def bulk_job_results(request: HttpRequest, pk: int) -> StreamingHttpResponse:
-    job = get_object_or_404(BulkJob, pk=pk)
+    job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
     response = StreamingHttpResponse(bulk.bulk_job_csv(job), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="bulk-job-{job.pk}.csv"'
     return response
@@ -390,7 +392,7 @@ def bulk_job_results(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 @require_POST
 @permission_required("audienceadmin.delete_audience")
 def bulk_job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
-    job = get_object_or_404(BulkJob, pk=pk)
-    job = bulk.bulk_job_cancel(actor=request.user, job=job)
+    job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
+    job = bulk.bulk_job_cancel(actor=request.user, job=job, ip=client_ip(request))
     messages.warning(request, "Cancelling: audiences not yet started will not be deleted.")
     return redirect("bulk_job", job.pk)

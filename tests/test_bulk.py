@@ -10,11 +10,13 @@ import time
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db.backends.signals import connection_created
 from django.test import Client
 from django.urls import reverse
 
-from audienceadmin import bulk, services
+from audienceadmin import bulk, roles, services
 from audienceadmin.models import AuditEvent, BulkItem, BulkJob
+from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 Outcome = AuditEvent.Outcome
@@ -273,3 +275,59 @@ def test_a_job_stops_when_the_app_is_archived(operator, keyadmin, batch_app, man
     assert {state for state, _ in items} == {BulkItem.State.SKIPPED}
     assert all("was archived" in message for _, message in items)
     assert [r for r in simulator.requests if r.method == "DELETE"] == []
+
+
+def test_jobs_of_an_app_restricted_to_others_are_not_found(
+    web, operator, keyadmin, batch_app, many, django_user_model, role_groups
+):
+    """Following, downloading or cancelling someone else's job needs access to its app."""
+    other = make_user(django_user_model, "olga", role_groups[roles.OPERATORS])
+    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:3])
+    assert web.get(reverse("bulk_job", args=[job.pk])).status_code == 200
+    services.app_update(
+        actor=keyadmin, app=batch_app, ip=None, name=batch_app.name, api_key="", rest_api_key="",
+        allowed_operators=[other],
+    )  # fmt: skip
+    for name, method in [
+        ("bulk_job", web.get), ("bulk_job_progress", web.get), ("bulk_job_results", web.get),
+        ("bulk_job_cancel", web.post),
+    ]:  # fmt: skip
+        assert method(reverse(name, args=[job.pk])).status_code == 404, name
+    assert f"Bulk job {job.pk}" not in web.get(reverse("bulk_new")).content.decode()
+    job.refresh_from_db()
+    assert not job.cancel_requested
+
+
+def test_queueing_and_cancelling_are_audited_once(operator, batch_app, many):
+    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:5], ip="192.0.2.7")
+    bulk.bulk_job_cancel(actor=operator, job=job, ip="192.0.2.7")
+    bulk.bulk_job_cancel(actor=operator, job=job, ip="192.0.2.7")  # a second click changes nothing
+    events = AuditEvent.objects.filter(kind__in=["bulk_queued", "bulk_cancelled"]).order_by("id")
+    assert [(e.kind, e.actor_username, e.app_name, e.ip, e.details) for e in events] == [
+        ("bulk_queued", "otto", batch_app.name, "192.0.2.7", {"job": job.pk}),
+        ("bulk_cancelled", "otto", batch_app.name, "192.0.2.7", {"job": job.pk}),
+    ]
+    assert events[0].message == f"Bulk job {job.pk}: 5 audiences"
+    job.refresh_from_db()
+    assert job.cancelled_by == operator
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_jobs_threads_close_their_database_connections(operator, batch_app, many, fast_client, settings):
+    """Left open, each run would leak one connection per thread (and PostgreSQL has a limit)."""
+    settings.BULK_CONCURRENCY = 4
+    opened = []
+
+    def record(sender, connection, **kwargs):
+        if threading.current_thread().name.startswith("bulk-"):
+            opened.append(connection)
+
+    connection_created.connect(record)
+    try:
+        job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many)
+        bulk.bulk_job_run(job.pk, client=fast_client)
+    finally:
+        connection_created.disconnect(record)
+    assert bulk.bulk_job_progress(job).deleted == 20
+    assert len(opened) == 4
+    assert all(c.connection is None for c in opened)

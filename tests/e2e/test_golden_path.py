@@ -8,8 +8,8 @@ from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
-from audienceadmin.simulator import BatchSimulator
 from tests.e2e.conftest import REPO_ROOT, login
+from tests.e2e.flows import ask_to_delete, confirm_deletion, delete_requests, main_nav
 
 SCREENSHOTS = REPO_ROOT / "docs" / "screenshots"
 APP_NAME = "Shop iOS"
@@ -28,34 +28,8 @@ def assert_no_keys(page: Page, *keys: str) -> None:
         assert key not in html, f"a key appears in the HTML of {page.url}"
 
 
-def main_nav(page: Page) -> Locator:
-    return page.get_by_role("navigation", name="Main")
-
-
-def open_delete_form(page: Page) -> None:
-    main_nav(page).get_by_role("link", name="Delete an audience").click()
-    expect(page.get_by_role("heading", level=1, name="Delete an audience")).to_be_visible()
-
-
-def ask_to_delete(page: Page, app_name: str, audience: str) -> None:
-    """Step 1: pick the app, type the name, continue to the confirmation page."""
-    open_delete_form(page)
-    page.get_by_label("App", exact=True).select_option(label=app_name)
-    page.get_by_label("Audience name").fill(audience)
-    page.get_by_role("button", name="Continue").click()
-
-
-def confirm_deletion(page: Page, typed: str) -> None:
-    page.get_by_label("Type the audience name to confirm").fill(typed)
-    page.get_by_role("button", name="Delete this audience").click()
-
-
 def history_row(page: Page, audience: str) -> Locator:
     return page.get_by_role("row").filter(has=page.get_by_role("cell", name=audience, exact=True))
-
-
-def delete_requests(simulator: BatchSimulator) -> list:
-    return [r for r in simulator.requests if r.method == "DELETE"]
 
 
 def test_golden_path(page, live_server, simulator, batch_url, keyadmin, operator, app_keys):
@@ -185,3 +159,4 @@ def test_viewer_sees_history_but_may_not_delete(page, live_server, viewer, brows
     assert response is not None
     assert response.status == 403
     expect(page.get_by_role("heading", name="You may not do this")).to_be_visible()
+
