@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
@@ -151,3 +151,26 @@ def test_the_admin_changelist_needs_no_full_count(django_user_model, attempts):
     assert response.status_code == 200
     counts = [q["sql"] for q in ctx.captured_queries if "COUNT(" in q["sql"].upper() and "auditevent" in q["sql"]]
     assert counts == []
+
+
+def test_times_and_days_are_the_operators(client, monkeypatch):
+    """The browser names its timezone (tz cookie): times show in it, UTC on hover, and the date
+    filters mean the operator's days. A zone the server does not know falls back to TIME_ZONE (UTC)."""
+    at = datetime(2026, 3, 1, 20, 30, tzinfo=UTC)  # 2 March, 05:30 in Tokyo
+    with monkeypatch.context() as m:
+        m.setattr(timezone, "now", lambda: at)
+        services.security_event_record(kind=AuditEvent.Kind.LOGIN_FAILED, ip=None, username="mallory")
+    url = reverse("history")
+
+    def page(zone: str, since: str) -> str:
+        client.cookies["tz"] = zone
+        return client.get(url, {"view": "security", "since": since}).content.decode()
+
+    tokyo = page("Asia/Tokyo", "2026-03-02")
+    assert "mallory" in tokyo and ">2026-03-02 05:30:00</time>" in tokyo
+    assert 'title="2026-03-01 20:30:00 UTC' in tokyo and "Times are shown in Asia/Tokyo" in tokyo
+    assert "mallory" not in page("UTC", "2026-03-02")
+    utc = page("UTC", "2026-03-01")
+    assert ">2026-03-01 20:30:00</time>" in utc and "Times are shown in UTC" in utc
+    bogus = page("Mars/Olympus_Mons", "2026-03-01")
+    assert ">2026-03-01 20:30:00</time>" in bogus and "Times are shown in UTC" in bogus

@@ -21,8 +21,8 @@ def _e(value) -> str:
 def _when(event, detail_url: str) -> str:
     at = event.at
     return (
-        f'<a href="{detail_url}{event.pk}/" title="{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC — details">'
-        f'<time datetime="{at.isoformat()}">{timezone.localtime(at):%Y-%m-%d %H:%M:%S}</time></a>'
+        f'<a href="{detail_url}{event.pk}/"><time datetime="{at.isoformat()}" '
+        f'title="{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC">{timezone.localtime(at):%Y-%m-%d %H:%M:%S}</time></a>'
     )
 
 

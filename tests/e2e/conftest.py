@@ -144,7 +144,10 @@ def browser_problems() -> BrowserProblems:
 def page(
     request: pytest.FixtureRequest, browser: Browser, live_server, browser_problems: BrowserProblems
 ) -> Iterator[Page]:
-    context = browser.new_context(base_url=live_server.url, viewport=VIEWPORT)
+    zone = request.node.get_closest_marker("browser_timezone")
+    context = browser.new_context(
+        base_url=live_server.url, viewport=VIEWPORT, timezone_id=zone.args[0] if zone else None
+    )
     context.set_default_timeout(5_000)
     page = context.new_page()
     page.on("console", browser_problems.on_console)

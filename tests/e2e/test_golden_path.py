@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import UTC
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from audienceadmin import services
+from audienceadmin.models import AuditEvent
 from tests.e2e.conftest import REPO_ROOT, login
 from tests.e2e.flows import ask_to_delete, confirm_deletion, delete_requests, main_nav
 
@@ -160,3 +165,14 @@ def test_viewer_sees_history_but_may_not_delete(page, live_server, viewer, brows
     assert response.status == 403
     expect(page.get_by_role("heading", name="You may not do this")).to_be_visible()
 
+
+@pytest.mark.browser_timezone("Asia/Tokyo")
+def test_times_show_in_the_browsers_timezone_with_utc_on_hover(page, live_server, batch_app, operator, viewer):
+    services.audience_delete(actor=operator, app=batch_app, name="beta", ip=None)
+    at = AuditEvent.objects.get(kind=AuditEvent.Kind.DELETE_REQUESTED).at
+    login(page, live_server, viewer)  # the login page has told the server the browser's zone
+    main_nav(page).get_by_role("link", name="History").click()
+    expect(page.get_by_text("Times are shown in Asia/Tokyo")).to_be_visible()
+    shown = history_row(page, "beta").locator("time")
+    expect(shown).to_have_text(at.astimezone(ZoneInfo("Asia/Tokyo")).strftime("%Y-%m-%d %H:%M:%S"))
+    assert shown.get_attribute("title") == at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") + " UTC"

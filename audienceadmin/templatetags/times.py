@@ -1,0 +1,43 @@
+"""``{% when value %}``: a time in the operator's timezone, its UTC value on hover."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+register = template.Library()
+
+
+@register.simple_tag
+def when(value: datetime | None, precise: bool = False) -> str:
+    if value is None:
+        return "—"
+    shown = "%Y-%m-%d %H:%M:%S" if precise else "%Y-%m-%d %H:%M"
+    return format_html(
+        '<time datetime="{}" title="{} UTC">{}</time>',
+        value.isoformat(),
+        value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+        timezone.localtime(value).strftime(shown),
+    )
+
+
+@register.simple_tag
+def batch_time(value) -> str:
+    """A timestamp as Batch sends it (``2018-06-29T14:59:03``, no timezone given): shown as is, shorter."""
+    if value in (None, ""):
+        return "—"
+    value = str(value)[:40]
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if parsed.tzinfo is not None:
+        return when(parsed)
+    return format_html(
+        '<time datetime="{}" title="As Batch sent it; Batch does not say in which timezone">{}</time>',
+        value,
+        parsed.strftime("%Y-%m-%d %H:%M"),
+    )
