@@ -25,7 +25,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Count, Q
 from django.tasks import task
 from django.utils import timezone
@@ -38,6 +38,8 @@ logger = logging.getLogger(__name__)
 Outcome = AuditEvent.Outcome
 STALE_AFTER = timedelta(seconds=60)
 HEARTBEAT_EVERY = 5.0
+CANCEL_CHECK_EVERY = 0.25
+NOT_RECORDED = "Not attempted: the database could not record the request, so it was not sent to Batch."
 
 
 @dataclass
@@ -198,28 +200,37 @@ def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) ->
     client = client or batch_api.get_client()
     client = client.with_gate(client.new_gate())
     slots = threading.BoundedSemaphore(job.concurrency)
-    last_beat = [0.0]
-
-    allowed = [_still_allowed(job)]
+    stop = threading.Event()  # the job was cancelled or taken over: items not started stay pending
+    allowed = _still_allowed(job)
+    last_beat = last_check = time.monotonic()
     try:
         credentials = services.app_credentials(job.app)
     except DecryptionError:
         credentials = None  # each item then records the failure, as a single delete would
 
     def beat() -> bool:
-        """Heartbeat (and the permission re-check); False when the job was cancelled or taken over."""
-        if time.monotonic() - last_beat[0] >= HEARTBEAT_EVERY:
-            last_beat[0] = time.monotonic()
+        """Heartbeat and permission re-check (every few seconds), cancellation check (several times a
+        second); False once the job was cancelled or taken over by another worker."""
+        nonlocal allowed, last_beat, last_check
+        now = time.monotonic()
+        if now - last_beat >= HEARTBEAT_EVERY:
+            last_beat = now
             BulkJob.objects.filter(pk=job_id, runner=runner).update(heartbeat_at=timezone.now())
-            allowed[0] = _still_allowed(job)
-        cancel_requested, current_runner = BulkJob.objects.values_list("cancel_requested", "runner").get(pk=job_id)
-        return not cancel_requested and current_runner == runner
+            allowed = _still_allowed(job)
+        if now - last_check >= CANCEL_CHECK_EVERY:
+            last_check = now
+            cancel_requested, current = BulkJob.objects.values_list("cancel_requested", "runner").get(pk=job_id)
+            if cancel_requested or current != runner:
+                stop.set()
+        return not stop.is_set()
 
     def delete_one(item_id: int, audience: str) -> None:
         try:
-            if allowed[0] is not True:
-                raise ValidationError(allowed[0])
-            result = services.audience_delete_checked(
+            if stop.is_set():
+                return
+            if allowed is not True:
+                raise ValidationError(allowed)
+            services.audience_delete_checked(
                 actor=job.created_by,
                 app=job.app,
                 name=audience,
@@ -228,22 +239,13 @@ def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) ->
                 client=client,
                 details={"job": job_id},
                 credentials=credentials,
-            )
-            BulkItem.objects.filter(pk=item_id).update(
-                state=BulkItem.State.DONE,
-                outcome=result.outcome,
-                http_status=result.http_status,
-                error_name=result.error_name,
-                message=result.message[:1000],
-                attempt=result.attempt,
-                finished_at=timezone.now(),
+                bulk_item=item_id,  # running, then done, in the same transactions as the audit events
             )
         except (ValidationError, PermissionDenied) as exc:  # the app was archived or access withdrawn
-            BulkItem.objects.filter(pk=item_id).update(
-                state=BulkItem.State.SKIPPED,
-                message="Not attempted: " + " ".join(getattr(exc, "messages", [str(exc)])),
-                finished_at=timezone.now(),
-            )
+            _skip(item_id, "Not attempted: " + " ".join(getattr(exc, "messages", [str(exc)])))
+        except DatabaseError:  # the request could not be recorded, so it was not sent
+            logger.exception("Bulk job %s: could not record the request for audience %s", job_id, audience)
+            _skip(item_id, NOT_RECORDED)
         finally:
             slots.release()
 
@@ -263,29 +265,37 @@ def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) ->
     for thread in threads:
         thread.start()
     try:
-        for item_id, audience in (
-            job.items.filter(state=BulkItem.State.PENDING).order_by("position").values_list("id", "audience")
-        ):
-            slots.acquire()
+        pending = job.items.filter(state=BulkItem.State.PENDING).order_by("position").values_list("id", "audience")
+        for item in pending:
+            slots.acquire()  # at most `concurrency` items handed over and not finished
             if not beat():
                 slots.release()
                 break
-            # Marked before it is handed over: a crash from here on makes it "unknown", never "retry".
-            BulkItem.objects.filter(pk=item_id).update(state=BulkItem.State.RUNNING)
-            work.put((item_id, audience))
+            work.put(item)
     finally:
         for _ in threads:
             work.put(None)
         for thread in threads:
             thread.join()
     _close_interrupted_items(job)  # items whose thread died (database error...): unknown, as after a crash
-    cancelled = BulkJob.objects.filter(pk=job_id, cancel_requested=True).exists()
-    if cancelled:
-        job.items.filter(state=BulkItem.State.PENDING).update(state=BulkItem.State.SKIPPED)
-    BulkJob.objects.filter(pk=job_id, runner=runner).update(
-        state=BulkJob.State.CANCELLED if cancelled else BulkJob.State.DONE, finished_at=timezone.now()
-    )
+    with transaction.atomic():
+        current = BulkJob.objects.select_for_update().get(pk=job_id)
+        if current.runner != runner:
+            return "taken over by another worker"
+        cancelled = current.cancel_requested
+        job.items.filter(state=BulkItem.State.PENDING).update(
+            state=BulkItem.State.SKIPPED, message="" if cancelled else NOT_RECORDED, finished_at=timezone.now()
+        )
+        BulkJob.objects.filter(pk=job_id).update(
+            state=BulkJob.State.CANCELLED if cancelled else BulkJob.State.DONE, finished_at=timezone.now()
+        )
     return "cancelled" if cancelled else "done"
+
+
+def _skip(item_id: int, message: str) -> None:
+    BulkItem.objects.filter(pk=item_id, state=BulkItem.State.PENDING).update(
+        state=BulkItem.State.SKIPPED, message=message, finished_at=timezone.now()
+    )
 
 
 def _still_allowed(job: BulkJob) -> bool | str:
@@ -300,31 +310,16 @@ def _still_allowed(job: BulkJob) -> bool | str:
 
 
 def _close_interrupted_items(job: BulkJob) -> None:
-    """Items a dead worker had in flight: their outcome is unknown, and they are not retried."""
+    """Items a dead worker had in flight (request recorded, outcome not): unknown, never retried.
+    (An item whose outcome was recorded is done: both commit in one transaction.)"""
     for item in job.items.filter(state=BulkItem.State.RUNNING):
-        requested = (
-            AuditEvent.objects.filter(kind=AuditEvent.Kind.DELETE_REQUESTED, audience=item.audience,
-                                      details__job=job.pk).order_by("-id").first()
-        )  # fmt: skip
-        completed = (
-            AuditEvent.objects.filter(kind=AuditEvent.Kind.DELETE_COMPLETED, attempt=requested.attempt).first()
-            if requested
-            else None
-        )
-        if completed is not None:  # Batch answered and it was recorded; only the item missed it
-            update = {"outcome": completed.outcome, "http_status": completed.http_status,
-                      "error_name": completed.error_name, "message": completed.message}  # fmt: skip
-        else:
-            if requested is not None:
-                services.attempt_close_interrupted(requested)
-            update = {
-                "outcome": Outcome.UNKNOWN,
-                "message": "The worker stopped while this item was in flight: Batch may or may not have deleted "
-                "it. It was not retried; check it in Batch.",
-            }
+        requested = AuditEvent.objects.filter(kind=AuditEvent.Kind.DELETE_REQUESTED, attempt=item.attempt).first()
+        if requested is not None and services.attempt_close_interrupted(requested, bulk_item=item.pk):
+            continue
+        # The sweep closed the attempt first (its completed event already says unknown).
         BulkItem.objects.filter(pk=item.pk).update(
             state=BulkItem.State.DONE,
-            attempt=requested.attempt if requested else None,
+            outcome=Outcome.UNKNOWN,
+            message=services.INTERRUPTED_ITEM,
             finished_at=timezone.now(),
-            **update,
         )

@@ -330,10 +330,17 @@ def bulk_items_started(job: BulkJob) -> list[dict]:
     """The job's items that have started, for the live page (labels included)."""
     states, outcomes = dict(BulkItem.State.choices), dict(AuditEvent.Outcome.choices)
     return [
-        {"position": p, "state": st, "outcome": o, "label": outcomes.get(o) or states[st], "message": m}
-        for p, st, o, m in job.items.exclude(state=BulkItem.State.PENDING)
+        {
+            "position": p,
+            "state": st,
+            "outcome": o,
+            "label": outcomes.get(o) or states[st],
+            "said": " ".join(filter(None, [f"HTTP {status}" if status else "", error])),
+            "message": m,
+        }
+        for p, st, o, status, error, m in job.items.exclude(state=BulkItem.State.PENDING)
         .order_by("position")
-        .values_list("position", "state", "outcome", "message")
+        .values_list("position", "state", "outcome", "http_status", "error_name", "message")
     ]
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audienceadmin import audit, batch_api, fields, selectors
 from audienceadmin.fields import DecryptionError
-from audienceadmin.models import AuditEvent, AuditVerification, BatchApp, key_hint
+from audienceadmin.models import AuditEvent, AuditVerification, BatchApp, BulkItem, key_hint
 
 logger = logging.getLogger(__name__)
 Outcome = AuditEvent.Outcome
@@ -201,9 +201,13 @@ def audience_delete_checked(
     client: batch_api.BatchClient | None = None,
     details: dict | None = None,
     credentials: batch_api.Credentials | None = None,
+    bulk_item: int | None = None,
 ) -> DeletionResult:
     """``audience_delete`` once its checks are done: a bulk job checks the name, the app and the
-    permission once (and again at every heartbeat) and decrypts the keys once, not per item."""
+    permission once (and again at every heartbeat) and decrypts the keys once, not per item.
+
+    ``bulk_item``: the job item's state changes commit with the audit events, so an item is
+    *running* exactly when its request was recorded, and *done* exactly when its outcome was."""
     attempt = uuid.uuid4()
     common = {
         "attempt": attempt,
@@ -216,6 +220,8 @@ def audience_delete_checked(
     }
     with transaction.atomic():  # if this fails, nothing is sent (and the caller's transaction survives)
         AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, details=details or {}, **common)
+        if bulk_item is not None:
+            BulkItem.objects.filter(pk=bulk_item).update(state=BulkItem.State.RUNNING, attempt=attempt)
 
     started = time.monotonic()
     result = _call_batch(app, name, client or batch_api.get_client(), credentials)
@@ -223,6 +229,7 @@ def audience_delete_checked(
     result = DeletionResult(attempt=attempt, app_name=app.name, audience=name, **result, duration_ms=duration_ms)
     recorded = _complete(
         common,
+        bulk_item,
         outcome=result.outcome,
         http_status=result.http_status,
         error_name=result.error_name,
@@ -241,12 +248,21 @@ def audience_delete_checked(
     return dataclasses.replace(result, recorded=recorded)
 
 
-def _complete(common: dict, **outcome) -> bool:
+def _complete(common: dict, bulk_item: int | None, item_message: str | None = None, **outcome) -> bool:
     """Write the *completed* event. False if it could not be written: one exists already (a sweep
     closed the attempt) or the database failed; Batch's answer is then logged, not lost."""
     try:
         with transaction.atomic():
             AuditEvent.objects.create(kind=Kind.DELETE_COMPLETED, **common, **outcome)
+            if bulk_item is not None:
+                BulkItem.objects.filter(pk=bulk_item).update(
+                    state=BulkItem.State.DONE,
+                    finished_at=timezone.now(),
+                    outcome=outcome["outcome"],
+                    http_status=outcome.get("http_status"),
+                    error_name=outcome.get("error_name", ""),
+                    message=(item_message or outcome.get("message", ""))[:1000],
+                )
     except DatabaseError as exc:
         logger.error(
             "Could not record the outcome of attempt %s (%s, audience %s, app %s): %s",
@@ -261,6 +277,10 @@ def _complete(common: dict, **outcome) -> bool:
 
 
 INTERRUPTED = "interrupted: no answer recorded"
+INTERRUPTED_ITEM = (
+    "Interrupted: the worker stopped while this deletion was in flight, so Batch may or may not have deleted it. "
+    "It was not retried: check it in Batch."
+)
 
 
 def stale_attempt_age() -> timedelta:
@@ -297,10 +317,11 @@ def attempts_sweep(*, window: timedelta | None = None) -> int:
     return closed
 
 
-def attempt_close_interrupted(requested: AuditEvent) -> bool:
+def attempt_close_interrupted(requested: AuditEvent, *, bulk_item: int | None = None) -> bool:
     """Give a *requested* event whose process died its *completed* event: outcome unknown."""
     fields = ("attempt", "source", "actor_id", "actor_username", "app_id", "app_name", "ip", "audience")
-    return _complete({f: getattr(requested, f) for f in fields}, outcome=Outcome.UNKNOWN, message=INTERRUPTED)
+    common = {f: getattr(requested, f) for f in fields}
+    return _complete(common, bulk_item, outcome=Outcome.UNKNOWN, message=INTERRUPTED, item_message=INTERRUPTED_ITEM)
 
 
 def app_credentials(app: BatchApp) -> batch_api.Credentials:

@@ -73,7 +73,9 @@ def main() -> None:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
                 def session(user: str, width: int = 1280):
-                    page = browser.new_context(viewport={"width": width, "height": 900}, base_url=url).new_page()
+                    page = browser.new_context(
+                        viewport={"width": width, "height": 900}, base_url=url, timezone_id="Europe/Paris"
+                    ).new_page()
                     page.goto("/login/")
                     page.get_by_label("Username").fill(user)
                     page.get_by_label("Password").fill(passwords[user])

@@ -6,10 +6,12 @@ import csv
 import io
 import threading
 import time
+import uuid
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import call_command
+from django.db import OperationalError
 from django.db.backends.signals import connection_created
 from django.test import Client
 from django.urls import reverse
@@ -184,9 +186,10 @@ def test_a_crashed_run_is_resumed_and_in_flight_items_become_unknown(operator, b
     first, second = job.items.order_by("position")[:2]
     services.audience_delete(actor=operator, app=batch_app, name=first.audience, ip=None, details={"job": job.pk})
     BulkItem.objects.filter(pk=first.pk).update(state=BulkItem.State.DONE, outcome=Outcome.DELETED)
+    in_flight = uuid.uuid4()
     AuditEvent.objects.create(
         kind="delete_requested",
-        attempt=__import__("uuid").uuid4(),
+        attempt=in_flight,
         actor=operator,
         actor_username="otto",
         app=batch_app,
@@ -194,7 +197,7 @@ def test_a_crashed_run_is_resumed_and_in_flight_items_become_unknown(operator, b
         audience=second.audience,
         details={"job": job.pk},
     )
-    BulkItem.objects.filter(pk=second.pk).update(state=BulkItem.State.RUNNING)
+    BulkItem.objects.filter(pk=second.pk).update(state=BulkItem.State.RUNNING, attempt=in_flight)
     BulkJob.objects.filter(pk=job.pk).update(state=BulkJob.State.RUNNING, heartbeat_at=timezone.now())
     assert bulk.bulk_job_run(job.pk).startswith("not claimed")  # its worker might still be alive
 
@@ -331,3 +334,29 @@ def test_the_jobs_threads_close_their_database_connections(operator, batch_app, 
     assert bulk.bulk_job_progress(job).deleted == 20
     assert len(opened) == 4
     assert all(c.connection is None for c in opened)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_item_whose_request_cannot_be_recorded_is_not_sent(
+    operator, batch_app, many, fast_client, simulator, app_keys
+):
+    """The database refuses one item's *requested* event: that audience is not deleted, the item
+    says why, and the rest of the job goes on."""
+    save = AuditEvent.save
+
+    def failing_save(event, *args, **kwargs):
+        if event.audience == "old-03" and event.kind == "delete_requested":
+            raise OperationalError("database is locked")
+        return save(event, *args, **kwargs)
+
+    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:6])
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(AuditEvent, "save", failing_save)
+        assert bulk.bulk_job_run(job.pk, client=fast_client) == "done"
+    item = job.items.get(audience="old-03")
+    assert (item.state, item.outcome, item.message) == (BulkItem.State.SKIPPED, "", bulk.NOT_RECORDED)
+    sent = {r.path.rsplit("/", 1)[1] for r in simulator.requests if r.method == "DELETE"}
+    assert sent == set(many[:6]) - {"old-03"}
+    assert "old-03" in simulator.audience_names(app_keys.api_key)
+    assert not AuditEvent.objects.filter(audience="old-03").exists()
+    assert bulk.bulk_job_progress(job).deleted == 5

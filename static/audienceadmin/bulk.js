@@ -26,6 +26,9 @@
       var badge = tr.querySelector(".item-outcome span");
       badge.className = "outcome outcome-" + (item.outcome || item.state);
       badge.textContent = item.label;
+      var said = tr.querySelector(".item-said"), text = item.said ? item.said + " " : "";
+      if (said.firstChild && said.firstChild.nodeType === Node.TEXT_NODE) said.firstChild.textContent = text;
+      else said.insertBefore(document.createTextNode(text), said.firstChild);
       tr.querySelector(".item-message").textContent = item.message;
     });
     if (data.state === "done" || data.state === "cancelled") {

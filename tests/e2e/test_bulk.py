@@ -209,7 +209,7 @@ def test_bulk_delete_with_live_progress(
     expect(rows_with(page, "Rejected by Batch")).to_have_count(1)
     failed = rows_with(page, "old-03")
     expect(failed.get_by_role("cell", name="Failed", exact=True)).to_be_visible()
-    expect(failed).to_contain_text("MAINTENANCE_ERROR HTTP 503")
+    expect(failed).to_contain_text("HTTP 503 MAINTENANCE_ERROR")
     expect(rows_with(page, "never-existed").get_by_role("cell", name="Rejected by Batch")).to_be_visible()
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)  # removed once the job ended
     counts = facts(page)
