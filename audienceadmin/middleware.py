@@ -1,11 +1,12 @@
-"""Times in the operator's timezone: their browser names it (static/audienceadmin/tz.js sets the
-``tz`` cookie), this activates it for the request. Anything else falls back to ``TIME_ZONE``."""
+"""Per-request settings of the operator's session: their timezone, and the sliding expiry of their login."""
 
 from __future__ import annotations
 
 import zoneinfo
 from functools import cache
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.utils import timezone
 
 COOKIE = "tz"
@@ -19,6 +20,9 @@ def _zone(name: str) -> zoneinfo.ZoneInfo | None:
 
 
 class OperatorTimezoneMiddleware:
+    """The browser names its zone (static/audienceadmin/tz.js sets the ``tz`` cookie); this activates
+    it for the request. Anything else falls back to ``TIME_ZONE``."""
+
     def __init__(self, get_response):
         self.get_response = get_response
 
@@ -32,3 +36,26 @@ class OperatorTimezoneMiddleware:
             return self.get_response(request)
         finally:
             timezone.deactivate()
+
+
+REFRESHED = "_refreshed_at"
+
+
+class SessionRefreshMiddleware:
+    """A login expires after ``SESSION_COOKIE_AGE`` seconds of inactivity. Saving the session on every
+    request (``SESSION_SAVE_EVERY_REQUEST``) would make every page view a database write; instead the
+    expiry is pushed back at most every ``SESSION_REFRESH_EVERY`` seconds (so an idle login ends between
+    ``SESSION_COOKIE_AGE - SESSION_REFRESH_EVERY`` and ``SESSION_COOKIE_AGE`` seconds after the last request).
+    Sits after SessionMiddleware, which saves a modified session on the way out."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        session = getattr(request, "session", None)
+        if session is not None and session.get(SESSION_KEY) is not None:
+            now = int(timezone.now().timestamp())
+            if now - session.get(REFRESHED, 0) >= settings.SESSION_REFRESH_EVERY:
+                session[REFRESHED] = now
+        return response

@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "audienceadmin.middleware.SessionRefreshMiddleware",  # after sessions: it runs first on the way out
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -157,7 +158,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 # A login expires after this many seconds without a request (each request renews it).
 SESSION_COOKIE_AGE = env.int("SESSION_COOKIE_AGE", default=3600)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_REFRESH_EVERY = 60  # seconds; see audienceadmin.middleware.SessionRefreshMiddleware
 
 # HTTPS posture (`manage.py check --deploy` is clean with the defaults, outside debug).
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)

@@ -352,13 +352,41 @@ def test_repeated_failed_logins_lock_the_account_out_and_are_audited(operator, s
         assert "wrong" not in event.message and PASSWORD not in event.message
 
 
-def test_sessions_expire_after_inactivity(operator):
+def test_logins_expire_after_inactivity_without_a_write_per_request(operator, monkeypatch):
+    """Each request keeps the login alive (at most a minute of slack); an hour idle ends it; and a
+    page view within the minute does not write the session."""
+    from datetime import timedelta
+
+    from django.contrib.sessions.models import Session
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.utils import timezone
+
+    start = timezone.now()
+    clock = [start]
+    monkeypatch.setattr(timezone, "now", lambda: clock[0])
     client = Client()
     client.force_login(operator)
-    assert django_settings.SESSION_SAVE_EVERY_REQUEST  # each request pushes the expiry back
-    client.get(reverse("home"))
-    age = client.session.get_expiry_age()
-    assert age == django_settings.SESSION_COOKIE_AGE <= 8 * 3600
+    age, every = django_settings.SESSION_COOKIE_AGE, django_settings.SESSION_REFRESH_EVERY
+    assert client.get(reverse("home")).status_code == 200
+
+    def expires():
+        return Session.objects.get().expire_date
+
+    clock[0] = start + timedelta(seconds=every // 2)
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("home")).status_code == 200
+    assert not any("django_session" in q["sql"] and q["sql"].startswith("UPDATE") for q in queries)
+
+    clock[0] = start + timedelta(seconds=age - 10)  # still logged in, and the expiry moves on
+    assert client.get(reverse("home")).status_code == 200
+    assert expires() == clock[0] + timedelta(seconds=age)
+
+    clock[0] += timedelta(seconds=age - every)  # idle, but less than the age
+    assert client.get(reverse("home")).status_code == 200
+    clock[0] += timedelta(seconds=age + 1)  # idle for longer than the age: logged out
+    response = client.get(reverse("home"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
 
 
 def test_the_client_ip_behind_trusted_proxies(settings, rf):

@@ -3,7 +3,7 @@ this ~0.02 ms (bench/history.py). Every value goes through ``html.escape`` befor
 
 from __future__ import annotations
 
-from datetime import UTC
+from datetime import UTC, tzinfo
 from html import escape
 
 from django import template
@@ -18,11 +18,11 @@ def _e(value) -> str:
     return escape(str(value), quote=True)
 
 
-def _when(event, detail_url: str) -> str:
+def _when(event, detail_url: str, zone: tzinfo) -> str:
     at = event.at
     return (
         f'<a href="{detail_url}{event.pk}/"><time datetime="{at.isoformat()}" '
-        f'title="{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC">{timezone.localtime(at):%Y-%m-%d %H:%M:%S}</time></a>'
+        f'title="{at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC">{at.astimezone(zone):%Y-%m-%d %H:%M:%S}</time></a>'
     )
 
 
@@ -44,7 +44,7 @@ def _detail_url() -> str:
     return reverse("history_event", args=[0])[:-2]  # ".../events/" without "0/"
 
 
-def _attempt_row(row, detail: str) -> str:
+def _attempt_row(row, detail: str, zone: tzinfo) -> str:
     req, done = row.requested, row.completed
     if done is None:
         outcome = '<span class="outcome outcome-pending">No answer recorded yet</span>'
@@ -57,7 +57,7 @@ def _attempt_row(row, detail: str) -> str:
             duration += f'<div class="muted small">{int(done.tries)} tries</div>'
     cli = ' <span class="tag">CLI</span>' if req.source == "cli" else ""
     return (
-        f"<tr><td>{_when(req, detail)}</td><td>{_e(req.actor_username)}{cli}</td><td>{_e(req.app_name)}</td>"
+        f"<tr><td>{_when(req, detail, zone)}</td><td>{_e(req.actor_username)}{cli}</td><td>{_e(req.app_name)}</td>"
         f"<td><code>{_e(req.audience)}</code></td><td>{outcome}</td><td>{said}</td>"
         f'<td class="num">{duration}</td></tr>'
     )
@@ -65,17 +65,18 @@ def _attempt_row(row, detail: str) -> str:
 
 @register.simple_tag
 def attempt_rows(rows) -> SafeString:
-    detail = _detail_url()
-    return mark_safe("\n".join(_attempt_row(row, detail) for row in rows))  # noqa: S308 - escaped above
+    detail, zone = _detail_url(), timezone.get_current_timezone()
+    return mark_safe("\n".join(_attempt_row(row, detail, zone) for row in rows))  # noqa: S308 - escaped above
 
 
 @register.simple_tag
 def event_rows(events) -> SafeString:
-    detail = _detail_url()
+    detail, zone = _detail_url(), timezone.get_current_timezone()
     return mark_safe(  # noqa: S308 - every value escaped
         "\n".join(
-            f"<tr><td>{_when(e, detail)}</td><td>{_e(e.get_kind_display())}</td><td>{_e(e.actor_username or '—')}</td>"
-            f"<td>{_e(e.app_name or '—')}</td><td>{_e(e.ip or '—')}</td><td>{_batch_said(e)}</td></tr>"
+            f"<tr><td>{_when(e, detail, zone)}</td><td>{_e(e.get_kind_display())}</td>"
+            f"<td>{_e(e.actor_username or '—')}</td><td>{_e(e.app_name or '—')}</td>"
+            f"<td>{_e(e.ip or '—')}</td><td>{_batch_said(e)}</td></tr>"
             for e in events
         )
     )
