@@ -49,7 +49,11 @@ def configure(name: str) -> str:
     import django
 
     django.setup()
+    import warnings
+
     from django.conf import settings
+
+    warnings.filterwarnings("ignore", "No directory at", UserWarning)  # whitenoise: no collectstatic here
 
     settings.STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"
     from django.core.management import call_command
