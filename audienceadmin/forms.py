@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 
-from audienceadmin import batch_api
+from audienceadmin import batch_api, bulk
 from audienceadmin.models import AuditEvent, BatchApp
 from audienceadmin.selectors import HistoryFilter
 
@@ -206,9 +207,23 @@ class BulkNamesForm(forms.Form):
     def clean(self):
         cleaned = super().clean()
         text = "\n".join(filter(None, [cleaned.get("names", ""), cleaned.get("file", "")]))
-        if not text.strip() and not self.errors:
-            raise forms.ValidationError("Type or paste some audience names, or upload a file.")
+        if not text.strip():
+            if not self.errors:
+                raise forms.ValidationError("Type or paste some audience names, or upload a file.")
+            return cleaned
         cleaned["text"] = text
+        cleaned["report"] = report = bulk.bulk_names_check(text)
+        problems = [f"“{name}”: {why}." for name, why in report.invalid[:10]]
+        if report.invalid:
+            more = f" (the first 10 of {len(report.invalid)})" if len(report.invalid) > 10 else ""
+            problems.insert(0, f"Fix or remove these names{more}: Batch would refuse them.")
+        if report.too_many:
+            problems.append(f"{len(report.valid)} names: at most {settings.BULK_MAX_ITEMS} per job. Split the list.")
+        if problems:
+            if cleaned.get("file"):  # what the file held goes in the box, to be fixed there
+                self.data = self.data.copy()
+                self.data["names"] = text
+            self.add_error("names", problems)
         return cleaned
 
 

@@ -261,7 +261,7 @@ def _complete(common: dict, bulk_item: int | None, item_message: str | None = No
                     outcome=outcome["outcome"],
                     http_status=outcome.get("http_status"),
                     error_name=outcome.get("error_name", ""),
-                    message=(item_message or outcome.get("message", ""))[:1000],
+                    message=(item_message or _item_message(outcome))[:1000],
                 )
     except DatabaseError as exc:
         logger.error(
@@ -277,10 +277,19 @@ def _complete(common: dict, bulk_item: int | None, item_message: str | None = No
 
 
 INTERRUPTED = "interrupted: no answer recorded"
+CHECK_UNKNOWN = "Batch may or may not have deleted it: check it in Batch before trying again."
 INTERRUPTED_ITEM = (
     "Interrupted: the worker stopped while this deletion was in flight, so Batch may or may not have deleted it. "
     "It was not retried: check it in Batch."
 )
+
+
+def _item_message(outcome: dict) -> str:
+    """What a bulk job's page says of an item: Batch's message, and for an unknown outcome what to do."""
+    message = outcome.get("message", "")
+    if outcome["outcome"] == Outcome.UNKNOWN:
+        return f"{message[:1].upper()}{message[1:]}. {CHECK_UNKNOWN}" if message else CHECK_UNKNOWN
+    return message
 
 
 def stale_attempt_age() -> timedelta:

@@ -313,14 +313,14 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
         data["names"] = "\n".join(data.getlist("picked"))
     form = BulkNamesForm(data, request.FILES or None, apps=apps)
     if data is not None and form.is_valid():
-        report = bulk.bulk_names_check(form.cleaned_data["text"])
+        report = form.cleaned_data["report"]
         confirm = BulkConfirmForm(
             initial={"app": form.cleaned_data["app"], "names": "\n".join(report.valid)}, apps=apps
         )
         return render(
             request,
             "audienceadmin/bulk_review.html",
-            {"report": report, "app": form.cleaned_data["app"], "form": confirm, "limit": settings.BULK_MAX_ITEMS},
+            {"report": report, "app": form.cleaned_data["app"], "form": confirm},
         )
     jobs = selectors.bulk_jobs_recent(user=request.user)
     return render(request, "audienceadmin/bulk_new.html", {"form": form, "jobs": jobs})
@@ -336,7 +336,7 @@ def bulk_confirm(request: HttpRequest) -> HttpResponse:
             messages.error(request, "That bulk request was not valid; nothing was started.")
             return redirect("bulk_new")
         report = bulk.bulk_names_check("\n".join(form.cleaned_data["name_list"]))
-        context = {"report": report, "app": form.cleaned_data["app"], "form": form, "limit": settings.BULK_MAX_ITEMS}
+        context = {"report": report, "app": form.cleaned_data["app"], "form": form}
         return render(request, "audienceadmin/bulk_review.html", context, status=400)
     try:
         job = bulk.bulk_job_create(

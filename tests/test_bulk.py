@@ -114,9 +114,20 @@ def test_a_file_can_be_uploaded(web, batch_app):
     )
 
 
-def test_invalid_names_block_the_job(web, batch_app):
-    html = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": "good\nbad name"}).content.decode()
-    assert "invalid name" in html and "Start deleting" not in html
+def test_invalid_names_block_the_job_and_the_list_is_kept_to_fix(web, batch_app, settings):
+    html = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": "good\nbad name\nother"}).content.decode()
+    assert "Start deleting" not in html
+    assert "Fix or remove these names: Batch would refuse them." in html
+    assert "“bad name”: has characters Batch does not allow." in html
+    assert "good\nbad name\nother</textarea>" in html  # nothing to type again
+
+    upload = SimpleUploadedFile("names.txt", b"first\nsec ond\n", content_type="text/plain")
+    html = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": "typed", "file": upload}).content.decode()
+    assert "“sec ond”" in html and "typed\nfirst\nsec ond\n</textarea>" in html  # the file's names, in the box
+
+    settings.BULK_MAX_ITEMS = 2
+    html = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": "a\nb\nc"}).content.decode()
+    assert "3 names: at most 2 per job. Split the list." in html and "Start deleting" not in html
 
 
 @pytest.mark.django_db(transaction=True)
@@ -360,3 +371,14 @@ def test_an_item_whose_request_cannot_be_recorded_is_not_sent(
     assert "old-03" in simulator.audience_names(app_keys.api_key)
     assert not AuditEvent.objects.filter(audience="old-03").exists()
     assert bulk.bulk_job_progress(job).deleted == 5
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_unknown_outcome_tells_the_operator_to_check(operator, batch_app, many, fast_client, simulator):
+    simulator.add_fault(action="drop", audience="old-01")  # the connection drops after the request was sent
+    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:3])
+    bulk.bulk_job_run(job.pk, client=fast_client)
+    item = job.items.get(audience="old-01")
+    assert item.outcome == Outcome.UNKNOWN
+    assert item.message == "Connection lost after the request was sent. " + services.CHECK_UNKNOWN
+    assert bulk.bulk_job_progress(job).deleted == 2

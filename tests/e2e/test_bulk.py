@@ -172,19 +172,21 @@ def test_bulk_delete_with_live_progress(
     main_nav(page).get_by_role("link", name="Bulk delete").click()
     expect(page.get_by_role("heading", level=1, name="Delete several audiences")).to_be_visible()
 
-    # A list with an invalid name is refused, with the name and the reason.
+    # A list with an invalid name is refused next to the field, with the name and the reason, and kept.
     check_list(page, batch_app.name, ["old-01", "bad name!", *wanted])
-    expect(page.get_by_role("heading", level=1, name=f"Delete 21 audiences from “{batch_app.name}”?")).to_be_visible()
-    expect(page.get_by_text("1 invalid name (will not be sent)")).to_contain_text(
-        "bad name! — has characters Batch does not allow"
+    box = page.get_by_label("Audience names")
+    expect(box).to_have_attribute("aria-invalid", "true")
+    expect(page.locator(".field.has-error .errors")).to_contain_text(
+        "Fix or remove these names: Batch would refuse them.“bad name!”: has characters Batch does not allow."
     )
-    expect(page.get_by_role("alert")).to_contain_text("Fix or remove the invalid names first")
     expect(page.get_by_role("button", name="Start deleting")).to_have_count(0)
-    page.get_by_role("link", name="Back").click()
+    expect(page.get_by_label("App", exact=True)).to_have_value(str(batch_app.pk))
 
-    # Fixed: the report counts the valid names and removes the duplicate.
+    # Fixed in the box, without typing the list again: the report counts the valid names, drops the duplicate.
     pasted = ["old-01", *wanted]
-    check_list(page, batch_app.name, pasted)
+    assert box.input_value().splitlines() == ["old-01", "bad name!", *wanted]
+    box.fill(box.input_value().replace("bad name!\n", ""))
+    page.get_by_role("button", name="Check the list").click()
     expect(page.get_by_role("heading", level=1, name=f"Delete 21 audiences from “{batch_app.name}”?")).to_be_visible()
     expect(page.get_by_text("21 valid names will be deleted.")).to_be_visible()
     expect(page.get_by_text("1 duplicate removed: old-01")).to_be_visible()
