@@ -13,10 +13,13 @@ COOKIE = "tz"
 
 
 @cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
+
+
 def _zone(name: str) -> zoneinfo.ZoneInfo | None:
-    if name not in zoneinfo.available_timezones():
-        return None
-    return zoneinfo.ZoneInfo(name)
+    """The zone a cookie names, if the system knows it (nothing is cached per unknown name)."""
+    return zoneinfo.ZoneInfo(name) if name in _known_zones() else None
 
 
 class OperatorTimezoneMiddleware:
@@ -27,7 +30,7 @@ class OperatorTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
-        zone = _zone(request.COOKIES.get(COOKIE, "")[:64])
+        zone = _zone(request.COOKIES.get(COOKIE, ""))
         if zone is not None:
             timezone.activate(zone)
         else:
