@@ -267,7 +267,8 @@ def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) ->
     try:
         pending = job.items.filter(state=BulkItem.State.PENDING).order_by("position").values_list("id", "audience")
         for item in pending:
-            slots.acquire()  # at most `concurrency` items handed over and not finished
+            while not slots.acquire(timeout=1.0):  # at most `concurrency` items handed over and not finished
+                beat()  # every slot busy (slow Batch, a pause): the heartbeat goes on
             if not beat():
                 slots.release()
                 break
@@ -276,7 +277,9 @@ def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) ->
         for _ in threads:
             work.put(None)
         for thread in threads:
-            thread.join()
+            while thread.is_alive():
+                thread.join(timeout=1.0)
+                beat()
     _close_interrupted_items(job)  # items whose thread died (database error...): unknown, as after a crash
     with transaction.atomic():
         current = BulkJob.objects.select_for_update().get(pk=job_id)

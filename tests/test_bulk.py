@@ -7,6 +7,7 @@ import io
 import threading
 import time
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -382,3 +383,19 @@ def test_an_unknown_outcome_tells_the_operator_to_check(operator, batch_app, man
     assert item.outcome == Outcome.UNKNOWN
     assert item.message == "Connection lost after the request was sent. " + services.CHECK_UNKNOWN
     assert bulk.bulk_job_progress(job).deleted == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_goes_on_while_every_slot_waits_for_batch(
+    operator, batch_app, many, batch_url, simulator, settings
+):
+    """Otherwise a slow Batch would make a live job look dead, and another worker would take it over."""
+    settings.BULK_CONCURRENCY = 1
+    simulator.latency = 2.5
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(bulk, "HEARTBEAT_EVERY", 0.5)
+        job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:2])
+        bulk.bulk_job_run(job.pk)
+    job.refresh_from_db()
+    assert bulk.bulk_job_progress(job).deleted == 2
+    assert job.heartbeat_at - job.started_at >= timedelta(seconds=4)  # beats during both slow calls
