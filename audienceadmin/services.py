@@ -390,14 +390,18 @@ REASONS = {
 }
 
 
+def batch_said(status: int | None, name: str, message: str = "") -> str:
+    """ " Batch said: HTTP 503 MAINTENANCE_ERROR — its message." (the order the tables use), or ""."""
+    label = " ".join(filter(None, [f"HTTP {status}" if status else "", name]))
+    if not label:
+        return ""
+    return f" Batch said: {label}" + (f" — {message.rstrip('.')}" if message else "") + "."
+
+
 def describe_deletion(result: DeletionResult) -> str:
     """One paragraph for the operator: what happened, and what to do next."""
     app, audience = f"“{result.app_name}”", f"“{result.audience}”"
-    said = ""
-    if result.http_status:
-        label = " ".join(filter(None, [result.error_name, f"HTTP {result.http_status}"]))
-        detail = f" — {result.batch_message.rstrip('.')}" if result.batch_message else ""
-        said = f" Batch said: {label}{detail}."
+    said = batch_said(result.http_status, result.error_name, result.batch_message) if result.http_status else ""
     tries = f" ({result.tries} tries)" if result.tries > 1 else ""
 
     text = _describe_outcome(result, app, audience, said, tries)
@@ -515,7 +519,7 @@ def app_test_connection(*, actor: AbstractBaseUser, app: BatchApp, ip: str | Non
             text = f"Batch rejected the keys of app {name}: replace the REST API key or the API key."
         else:
             text = f"Batch refused the test request for app {name}."
-        result = ConnectionTest(False, f"{text} Batch said: {' '.join(filter(None, [exc.name, f'HTTP {status}']))}.")
+        result = ConnectionTest(False, text + batch_said(status, exc.name))
     except batch_api.BatchError as exc:
         status, error_name, error_code, batch_message = exc.http_status, exc.name, exc.code, exc.message
         why = REASONS.get(exc.reason, exc.reason) + (f" (HTTP {status})" if status else "")
@@ -631,16 +635,13 @@ class AudienceList:
 
 
 def _read_error(exc: batch_api.BatchError, app: BatchApp) -> str:
-    label = " ".join(filter(None, [exc.name, f"HTTP {exc.http_status}" if exc.http_status else ""]))
     if exc.http_status == 401:
         text = f"Batch rejected the keys of app “{app.name}”: a key administrator should check them."
     elif isinstance(exc, batch_api.BatchApiError):
         text = "Batch refused the request."
     else:
         text = f"Batch could not answer ({REASONS.get(exc.reason, exc.reason)}); try again in a moment."
-    return text + (
-        f" Batch said: {label}" + (f" — {exc.message.rstrip('.')}" if exc.message else "") + "." if label else ""
-    )
+    return text + batch_said(exc.http_status, exc.name, exc.message)
 
 
 def audience_list(*, app: BatchApp, offset: int = 0, limit: int = 50) -> AudienceList:

@@ -118,6 +118,8 @@ def test_every_batch_failure_is_an_honest_outcome(
 
     assert not result.deleted
     assert words in result.message
+    if status:  # what Batch answered, in the order the history shows it
+        assert f"Batch said: HTTP {status} {error_name}" in result.message
     requested, completed = attempt_events(result)
     assert (completed.outcome, completed.http_status, completed.error_name) == (
         outcome,
