@@ -37,7 +37,8 @@ def batch_time(value) -> str:
     if parsed.tzinfo is not None:
         return when(parsed)
     return format_html(
-        '<time datetime="{}" title="As Batch sent it; Batch does not say in which timezone">{}</time>',
+        '<time datetime="{}" title="As Batch sent it ({}); Batch does not say in which timezone">{}</time>',
+        value,
         value,
         parsed.strftime("%Y-%m-%d %H:%M"),
     )
