@@ -60,6 +60,11 @@ _KEY_IN_PATH_RE = re.compile(r"(/1\.[01]/)[^/\s\"?]+")
 logger = logging.getLogger(__name__)
 
 
+def answer_label(status: int | None, error_name: str) -> str:
+    """How the pages name an answer from Batch: "HTTP 503 MAINTENANCE_ERROR", "HTTP 200", or ""."""
+    return " ".join(filter(None, [f"HTTP {status}" if status else "", error_name]))
+
+
 def is_valid_audience_name(name: str) -> bool:
     return AUDIENCE_NAME_RE.fullmatch(name) is not None
 

@@ -40,6 +40,7 @@ STALE_AFTER = timedelta(seconds=60)
 HEARTBEAT_EVERY = 5.0
 CANCEL_CHECK_EVERY = 0.25
 NOT_RECORDED = "Not attempted: the database could not record the request, so it was not sent to Batch."
+NOT_STARTED = "Not attempted: the job's worker stopped before starting it (see the worker's log); nothing was sent."
 
 
 @dataclass
@@ -252,14 +253,24 @@ def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) ->
     work: queue.Queue[tuple[int, str] | None] = queue.Queue()
 
     def worker() -> None:
+        """Deletes items until told to stop. A bug ends the thread (logged by threading's excepthook);
+        the main loop notices when no thread is left and stops handing items out."""
         try:
             while (task := work.get()) is not None:
                 try:
                     delete_one(*task)
-                except Exception:  # noqa: BLE001 - one item's crash must not stop the others
-                    logger.exception("Bulk job %s: an item failed unexpectedly", job_id)
+                except DatabaseError:  # the database failed again while recording the skip
+                    logger.exception("Bulk job %s: could not record the state of an item", job_id)
         finally:
             connection.close()  # each thread has its own connection; nothing else would close it
+
+    def wait_for_slot() -> bool:
+        """At most `concurrency` items handed over and not finished; False once every thread is gone."""
+        while not slots.acquire(timeout=1.0):
+            beat()  # every slot busy (slow Batch, a pause): the heartbeat goes on
+            if not any(thread.is_alive() for thread in threads):
+                return False
+        return True
 
     threads = [threading.Thread(target=worker, name=f"bulk-{job_id}-{n}", daemon=True) for n in range(job.concurrency)]
     for thread in threads:
@@ -267,8 +278,8 @@ def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) ->
     try:
         pending = job.items.filter(state=BulkItem.State.PENDING).order_by("position").values_list("id", "audience")
         for item in pending:
-            while not slots.acquire(timeout=1.0):  # at most `concurrency` items handed over and not finished
-                beat()  # every slot busy (slow Batch, a pause): the heartbeat goes on
+            if not wait_for_slot():
+                break
             if not beat():
                 slots.release()
                 break
@@ -287,7 +298,7 @@ def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) ->
             return "taken over by another worker"
         cancelled = current.cancel_requested
         job.items.filter(state=BulkItem.State.PENDING).update(
-            state=BulkItem.State.SKIPPED, message="" if cancelled else NOT_RECORDED, finished_at=timezone.now()
+            state=BulkItem.State.SKIPPED, message="" if cancelled else NOT_STARTED, finished_at=timezone.now()
         )
         BulkJob.objects.filter(pk=job_id).update(
             state=BulkJob.State.CANCELLED if cancelled else BulkJob.State.DONE, finished_at=timezone.now()
@@ -323,6 +334,6 @@ def _close_interrupted_items(job: BulkJob) -> None:
         BulkItem.objects.filter(pk=item.pk).update(
             state=BulkItem.State.DONE,
             outcome=Outcome.UNKNOWN,
-            message=services.INTERRUPTED_ITEM,
+            message=services.bulk_item_message(Outcome.UNKNOWN, services.INTERRUPTED),
             finished_at=timezone.now(),
         )

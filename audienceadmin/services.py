@@ -248,7 +248,7 @@ def audience_delete_checked(
     return dataclasses.replace(result, recorded=recorded)
 
 
-def _complete(common: dict, bulk_item: int | None, item_message: str | None = None, **outcome) -> bool:
+def _complete(common: dict, bulk_item: int | None, **outcome) -> bool:
     """Write the *completed* event. False if it could not be written: one exists already (a sweep
     closed the attempt) or the database failed; Batch's answer is then logged, not lost."""
     try:
@@ -261,7 +261,7 @@ def _complete(common: dict, bulk_item: int | None, item_message: str | None = No
                     outcome=outcome["outcome"],
                     http_status=outcome.get("http_status"),
                     error_name=outcome.get("error_name", ""),
-                    message=(item_message or _item_message(outcome))[:1000],
+                    message=bulk_item_message(outcome["outcome"], outcome.get("message", ""))[:1000],
                 )
     except DatabaseError as exc:
         logger.error(
@@ -278,16 +278,11 @@ def _complete(common: dict, bulk_item: int | None, item_message: str | None = No
 
 INTERRUPTED = "interrupted: no answer recorded"
 CHECK_UNKNOWN = "Batch may or may not have deleted it: check it in Batch before trying again."
-INTERRUPTED_ITEM = (
-    "Interrupted: the worker stopped while this deletion was in flight, so Batch may or may not have deleted it. "
-    "It was not retried: check it in Batch."
-)
 
 
-def _item_message(outcome: dict) -> str:
+def bulk_item_message(outcome: str, message: str) -> str:
     """What a bulk job's page says of an item: Batch's message, and for an unknown outcome what to do."""
-    message = outcome.get("message", "")
-    if outcome["outcome"] == Outcome.UNKNOWN:
+    if outcome == Outcome.UNKNOWN:
         return f"{message[:1].upper()}{message[1:]}. {CHECK_UNKNOWN}" if message else CHECK_UNKNOWN
     return message
 
@@ -330,7 +325,7 @@ def attempt_close_interrupted(requested: AuditEvent, *, bulk_item: int | None = 
     """Give a *requested* event whose process died its *completed* event: outcome unknown."""
     fields = ("attempt", "source", "actor_id", "actor_username", "app_id", "app_name", "ip", "audience")
     common = {f: getattr(requested, f) for f in fields}
-    return _complete(common, bulk_item, outcome=Outcome.UNKNOWN, message=INTERRUPTED, item_message=INTERRUPTED_ITEM)
+    return _complete(common, bulk_item, outcome=Outcome.UNKNOWN, message=INTERRUPTED)
 
 
 def app_credentials(app: BatchApp) -> batch_api.Credentials:
@@ -391,8 +386,8 @@ REASONS = {
 
 
 def batch_said(status: int | None, name: str, message: str = "") -> str:
-    """ " Batch said: HTTP 503 MAINTENANCE_ERROR — its message." (the order the tables use), or ""."""
-    label = " ".join(filter(None, [f"HTTP {status}" if status else "", name]))
+    """ " Batch said: HTTP 503 MAINTENANCE_ERROR — its message.", or ""."""
+    label = batch_api.answer_label(status, name)
     if not label:
         return ""
     return f" Batch said: {label}" + (f" — {message.rstrip('.')}" if message else "") + "."

@@ -927,10 +927,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError:
             self.close_connection = True
-        except Exception:
+        except Exception:  # noqa: BLE001 - a bug in the simulator answers 500, as a real server would
             self.close_connection = True
             if not self._response_started:
-                with contextlib.suppress(Exception):
+                with contextlib.suppress(OSError):  # the client may be gone
                     status, payload = _error("SERVER_ERROR", "Internal simulator error.")
                     self._send(status, _dumps(payload), JSON_TYPE)
             if not self.server.simulator.quiet:

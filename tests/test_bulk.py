@@ -218,7 +218,7 @@ def test_a_crashed_run_is_resumed_and_in_flight_items_become_unknown(operator, b
     bulk.bulk_job_run(job.pk)
     second.refresh_from_db()
     assert (second.state, second.outcome) == (BulkItem.State.DONE, Outcome.UNKNOWN)
-    assert "not retried" in second.message
+    assert second.message == "Interrupted: no answer recorded. " + services.CHECK_UNKNOWN
     sent = [r.path.rsplit("/", 1)[1] for r in simulator.requests if r.method == "DELETE"]
     assert second.audience not in sent and sorted(sent) == [first.audience, *many[2:5]]
     closed = AuditEvent.objects.get(kind="delete_completed", attempt=second.attempt)
@@ -402,3 +402,37 @@ def test_the_heartbeat_goes_on_while_every_slot_waits_for_batch(
     job.refresh_from_db()
     assert bulk.bulk_job_progress(job).deleted == 2
     assert job.heartbeat_at - job.started_at >= timedelta(seconds=4)  # beats during both slow calls
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+@pytest.mark.parametrize("concurrency", [1, 3])
+def test_a_bug_in_a_worker_thread_neither_hangs_the_job_nor_hides_what_was_not_sent(
+    operator, batch_app, many, fast_client, simulator, settings, concurrency, monkeypatch
+):
+    """A thread that dies on an unexpected error: the others go on; with none left the job ends, and
+    the items never started say so (nothing sent), instead of waiting forever for a free slot."""
+    settings.BULK_CONCURRENCY = concurrency
+    real = services.audience_delete_checked
+
+    def buggy(**kwargs):
+        if kwargs["name"] in ("old-02", "old-05", "old-08"):
+            raise RuntimeError("bug")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "audience_delete_checked", buggy)
+    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:10])
+    runner = threading.Thread(target=bulk.bulk_job_run, args=(job.pk,), kwargs={"client": fast_client})
+    runner.start()
+    runner.join(timeout=30)
+    assert not runner.is_alive(), "the job hung"
+    job.refresh_from_db()
+    progress = bulk.bulk_job_progress(job)
+    sent = {r.path.rsplit("/", 1)[1] for r in simulator.requests if r.method == "DELETE"}
+    assert job.state == BulkJob.State.DONE and progress.remaining == 0
+    assert progress.deleted == len(sent) and not sent & {"old-02", "old-05", "old-08"}
+    skipped = job.items.filter(state=BulkItem.State.SKIPPED)
+    assert {i.audience for i in skipped} == {i.audience for i in job.items.all()} - sent
+    assert all(i.message == bulk.NOT_STARTED for i in skipped)
+    if concurrency == 1:
+        assert sent == {"old-00", "old-01"}  # the only thread died on old-02

@@ -11,6 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
+from audienceadmin import batch_api
+
 register = template.Library()
 
 
@@ -27,14 +29,9 @@ def _when(event, detail_url: str, zone: tzinfo) -> str:
 
 
 def _batch_said(event) -> str:
-    parts = []
-    if event.http_status:
-        parts.append(f"HTTP {event.http_status}")
-    if event.error_name:
-        parts.append(_e(event.error_name))
+    said = _e(batch_api.answer_label(event.http_status, event.error_name))
     if event.error_code:
-        parts.append(f"(code {_e(event.error_code)})")
-    said = " ".join(parts)
+        said += f" (code {_e(event.error_code)})"
     if event.message:
         said += f'<div class="muted small">{_e(event.message)}</div>'
     return said
