@@ -30,7 +30,7 @@ from django.db.models import Count, Q
 from django.tasks import task
 from django.utils import timezone
 
-from audienceadmin import batch_api, selectors, services
+from audienceadmin import batch_api, roles, selectors, services
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, BulkItem, BulkJob
 
@@ -75,7 +75,7 @@ def bulk_names_check(text: str, *, limit: int | None = None) -> NameReport:
 
 
 def bulk_job_create(*, actor: AbstractBaseUser, app: BatchApp, names: list[str], ip: str | None = None) -> BulkJob:
-    if not actor.has_perm(services.DELETE_PERMISSION) or not selectors.app_usable_by(app, actor):
+    if not actor.has_perm(roles.DELETE_AUDIENCE) or not selectors.app_usable_by(app, actor):
         raise PermissionDenied("You may not delete audiences in this app.")
     report = bulk_names_check("\n".join(names))
     if report.invalid or not report.valid or report.too_many:
@@ -318,7 +318,7 @@ def _still_allowed(job: BulkJob) -> bool | str:
     if app.is_archived:
         return f"app “{app.name}” was archived"
     user = type(job.created_by).objects.get(pk=job.created_by_id)
-    if not (user.is_active and user.has_perm(services.DELETE_PERMISSION) and selectors.app_usable_by(app, user)):
+    if not (user.is_active and user.has_perm(roles.DELETE_AUDIENCE) and selectors.app_usable_by(app, user)):
         return f"{user.get_username()} may no longer delete audiences in app “{app.name}”"
     return True
 

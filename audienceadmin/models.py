@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models, router, transaction
 from django.utils import timezone
 
-from audienceadmin import audit, batch_api
+from audienceadmin import audit, batch_api, roles
 from audienceadmin.fields import EncryptedTextField
 
 
@@ -39,7 +39,7 @@ class BatchApp(models.Model):
     class Meta:
         ordering = ["name"]
         verbose_name = "Batch app"
-        permissions = [("delete_audience", "Can delete custom audiences in Batch")]
+        permissions = [(roles.DELETE_AUDIENCE_CODENAME, "Can delete custom audiences in Batch")]
 
     def __str__(self) -> str:
         return self.name

@@ -1,6 +1,28 @@
-"""The three roles, as Django groups. Used by the data migration and by tests' fixtures."""
+"""The three roles, as Django groups, and the permissions they grant.
+
+Code checks a permission by its constant (``user.has_perm(roles.DELETE_AUDIENCE)``), never by a
+string typed at the place of use. Used by the data migration, views, services, selectors and tests.
+"""
 
 from __future__ import annotations
+
+from typing import Any
+
+APP_LABEL = "audienceadmin"
+
+# Permission codenames (Permission.codename), as the groups are granted them.
+DELETE_AUDIENCE_CODENAME = "delete_audience"  # BatchApp.Meta.permissions
+VIEW_AUDIT_CODENAME = "view_auditevent"
+VIEW_APPS_CODENAME = "view_batchapp"
+ADD_APP_CODENAME = "add_batchapp"
+CHANGE_APP_CODENAME = "change_batchapp"
+
+# The same permissions as ``user.has_perm`` names them.
+DELETE_AUDIENCE = f"{APP_LABEL}.{DELETE_AUDIENCE_CODENAME}"
+VIEW_AUDIT = f"{APP_LABEL}.{VIEW_AUDIT_CODENAME}"
+VIEW_APPS = f"{APP_LABEL}.{VIEW_APPS_CODENAME}"
+ADD_APP = f"{APP_LABEL}.{ADD_APP_CODENAME}"
+CHANGE_APP = f"{APP_LABEL}.{CHANGE_APP_CODENAME}"
 
 VIEWERS = "Viewers"
 OPERATORS = "Operators"
@@ -8,17 +30,19 @@ KEY_ADMINISTRATORS = "Key administrators"
 
 # Group name -> permission codenames (all in the audienceadmin app).
 ROLES: dict[str, list[str]] = {
-    VIEWERS: ["view_auditevent"],
-    OPERATORS: ["view_auditevent", "delete_audience"],
-    KEY_ADMINISTRATORS: ["view_auditevent", "view_batchapp", "add_batchapp", "change_batchapp"],
+    VIEWERS: [VIEW_AUDIT_CODENAME],
+    OPERATORS: [VIEW_AUDIT_CODENAME, DELETE_AUDIENCE_CODENAME],
+    KEY_ADMINISTRATORS: [VIEW_AUDIT_CODENAME, VIEW_APPS_CODENAME, ADD_APP_CODENAME, CHANGE_APP_CODENAME],
 }
 
 
-def ensure_roles(group_model, permission_model) -> None:
-    """Create the groups and give each exactly its permissions. Idempotent."""
+def ensure_roles(group_model: Any, permission_model: Any) -> None:
+    """Create the groups and give each exactly its permissions. Idempotent.
+
+    Takes the models as arguments: the data migration passes its historical ones."""
     for group_name, codenames in ROLES.items():
         group, _ = group_model.objects.get_or_create(name=group_name)
-        perms = permission_model.objects.filter(content_type__app_label="audienceadmin", codename__in=codenames)
+        perms = permission_model.objects.filter(content_type__app_label=APP_LABEL, codename__in=codenames)
         missing = set(codenames) - set(perms.values_list("codename", flat=True))
         if missing:
             raise RuntimeError(f"Permissions missing for {group_name}: {sorted(missing)}")

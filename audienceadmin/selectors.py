@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from audienceadmin import batch_api
+from audienceadmin import batch_api, roles
 from audienceadmin.models import AuditEvent, AuditVerification, BatchApp, BulkItem, BulkJob
 
 Kind = AuditEvent.Kind
@@ -56,7 +56,10 @@ def operators() -> QuerySet:
     return (
         get_user_model()
         .objects.filter(is_active=True)
-        .filter(Q(groups__permissions__codename="delete_audience") | Q(user_permissions__codename="delete_audience"))
+        .filter(
+            Q(groups__permissions__codename=roles.DELETE_AUDIENCE_CODENAME)
+            | Q(user_permissions__codename=roles.DELETE_AUDIENCE_CODENAME)
+        )
         .distinct()
         .order_by("username")
     )

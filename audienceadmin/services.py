@@ -17,14 +17,13 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from audienceadmin import audit, batch_api, fields, selectors
+from audienceadmin import audit, batch_api, fields, roles, selectors
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, AuditVerification, BatchApp, BulkItem, key_hint
 
 logger = logging.getLogger(__name__)
 Outcome = AuditEvent.Outcome
 Kind = AuditEvent.Kind
-DELETE_PERMISSION = "audienceadmin.delete_audience"
 
 
 def _actor_fields(actor: AbstractBaseUser | None, actor_label: str) -> dict:
@@ -174,7 +173,7 @@ def audience_delete(
     app = BatchApp.objects.get(pk=app.pk)  # its current name and state, not a stale copy
     if app.is_archived:
         raise ValidationError(f"App “{app.name}” is archived.", code="archived")
-    if actor is not None and not (actor.has_perm(DELETE_PERMISSION) and selectors.app_usable_by(app, actor)):
+    if actor is not None and not (actor.has_perm(roles.DELETE_AUDIENCE) and selectors.app_usable_by(app, actor)):
         security_event_record(
             kind=Kind.PERMISSION_DENIED,
             actor=actor,

@@ -180,7 +180,7 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
-AXES_CLIENT_IP_CALLABLE = "audienceadmin.views.client_ip"
+AXES_CLIENT_IP_CALLABLE = "audienceadmin.access.client_ip"
 # How many reverse proxies (that append to X-Forwarded-For) stand in front of the app: 0 = none.
 TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 from axes.signals import user_locked_out
 from django.contrib.auth.signals import user_login_failed
 from django.dispatch import receiver
+from django.http import HttpRequest
 
 from audienceadmin import services
+from audienceadmin.access import client_ip
 from audienceadmin.models import AuditEvent
 
 
-def _ip(request) -> str | None:
-    from audienceadmin.views import client_ip
-
+def _ip(request: HttpRequest | None) -> str | None:
     return client_ip(request) if request is not None else None
 
 

@@ -3,21 +3,19 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import ipaddress
 import logging
-from functools import wraps
 
-from django.conf import settings
 from django.contrib import messages
 from django.core import signing
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audienceadmin import bulk, selectors, services
+from audienceadmin import bulk, roles, selectors, services
+from audienceadmin.access import client_ip, permission_required
 from audienceadmin.forms import (
     AppForm,
     BulkConfirmForm,
@@ -37,55 +35,18 @@ OUTCOME_LEVEL = {
 }
 
 
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's address for the audit trail and login throttling. Behind N trusted reverse
-    proxies (DJANGO_TRUSTED_PROXY_COUNT), the N-th address from the right of X-Forwarded-For:
-    what the nearest proxy saw; anything further left could be forged by the client."""
-    count = settings.TRUSTED_PROXY_COUNT
-    if count:
-        hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-        if len(hops) >= count:
-            candidate = hops[-count]
-            try:
-                return str(ipaddress.ip_address(candidate))
-            except ValueError:
-                pass
-    return request.META.get("REMOTE_ADDR") or None
-
-
-def permission_required(perm: str):
-    """Like Django's (403 for a logged-in user without ``perm``), and the refusal is audited."""
-
-    def decorator(view):
-        @wraps(view)
-        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
-            if not request.user.has_perm(perm):
-                services.security_event_record(
-                    kind=AuditEvent.Kind.PERMISSION_DENIED,
-                    actor=request.user,
-                    ip=client_ip(request),
-                    message=f"{request.method} {request.path[:200]} needs {perm}",
-                )
-                raise PermissionDenied
-            return view(request, *args, **kwargs)
-
-        return wrapped
-
-    return decorator
-
-
 @require_GET
 def home(request: HttpRequest) -> HttpResponse:
     """What this user can do here: quick actions, their apps' key status, recent deletions."""
     user = request.user
     context = {}
-    if user.has_perm("audienceadmin.view_auditevent"):
+    if user.has_perm(roles.VIEW_AUDIT):
         context["recent"] = selectors.recent_attempts()
         context["verification"] = selectors.last_verification()
-    if user.has_perm("audienceadmin.delete_audience"):
+    if user.has_perm(roles.DELETE_AUDIENCE):
         context["my_apps"] = selectors.apps_for_delete(user=user)
         context["active_jobs"] = selectors.bulk_jobs_active(user=user)
-    if user.has_perm("audienceadmin.view_batchapp"):
+    if user.has_perm(roles.VIEW_APPS):
         context["key_apps"] = selectors.apps_with_key_status()
     return render(request, "audienceadmin/home.html", context)
 
@@ -94,13 +55,13 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@permission_required("audienceadmin.view_batchapp")
+@permission_required(roles.VIEW_APPS)
 def app_list(request: HttpRequest) -> HttpResponse:
     return render(request, "audienceadmin/app_list.html", {"apps": selectors.apps_all()})
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("audienceadmin.add_batchapp")
+@permission_required(roles.ADD_APP)
 def app_create(request: HttpRequest) -> HttpResponse:
     form = AppForm(request.POST or None, operators=selectors.operators())
     if request.method == "POST" and form.is_valid():
@@ -111,7 +72,7 @@ def app_create(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("audienceadmin.change_batchapp")
+@permission_required(roles.CHANGE_APP)
 def app_edit(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(BatchApp, pk=pk, archived_at__isnull=True)
     form = AppForm(
@@ -128,7 +89,7 @@ def app_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("audienceadmin.change_batchapp")
+@permission_required(roles.CHANGE_APP)
 def app_archive(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(BatchApp, pk=pk, archived_at__isnull=True)
     if request.method == "GET":
@@ -139,7 +100,7 @@ def app_archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_POST
-@permission_required("audienceadmin.change_batchapp")
+@permission_required(roles.CHANGE_APP)
 def app_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(BatchApp, pk=pk, archived_at__isnull=True)
     result = services.app_test_connection(actor=request.user, app=app, ip=client_ip(request))
@@ -151,7 +112,7 @@ def app_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("audienceadmin.delete_audience")
+@permission_required(roles.DELETE_AUDIENCE)
 def audience_delete(request: HttpRequest) -> HttpResponse:
     """Step 1: pick an app and a name. A valid POST (or a GET from the audience browser's
     "Delete…" link, with app and name) shows the confirmation page (step 2)."""
@@ -177,7 +138,7 @@ def _confirmation(request: HttpRequest, app, name: str, form=None, status: int =
 
 
 @require_POST
-@permission_required("audienceadmin.delete_audience")
+@permission_required(roles.DELETE_AUDIENCE)
 def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
     """Step 3: the name was typed again; call Batch, say what happened, redirect."""
     form = ConfirmDeleteForm(request.POST, apps=selectors.apps_for_delete(user=request.user))
@@ -209,7 +170,7 @@ def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@permission_required("audienceadmin.view_auditevent")
+@permission_required(roles.VIEW_AUDIT)
 def history(request: HttpRequest) -> HttpResponse:
     services.attempts_sweep_now_and_then()  # close attempts whose process died
     form = HistoryFilterForm(request.GET)
@@ -240,7 +201,7 @@ def _cursor(request: HttpRequest, name: str) -> int | None:
 
 
 @require_GET
-@permission_required("audienceadmin.view_auditevent")
+@permission_required(roles.VIEW_AUDIT)
 def history_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered events as CSV, streamed row by row (constant memory), MACs included."""
     filters = HistoryFilterForm(request.GET).to_filter()
@@ -264,7 +225,7 @@ def history_export(request: HttpRequest) -> StreamingHttpResponse:
 
 
 @require_GET
-@permission_required("audienceadmin.view_auditevent")
+@permission_required(roles.VIEW_AUDIT)
 def history_event(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         event, events = selectors.audit_event_with_attempt(pk)
@@ -277,7 +238,7 @@ def history_event(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@permission_required("audienceadmin.delete_audience")
+@permission_required(roles.DELETE_AUDIENCE)
 def audience_browse(request: HttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(selectors.apps_for_delete(user=request.user), pk=pk)
     offset = _cursor(request, "from") or 0
@@ -290,7 +251,7 @@ def audience_browse(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@permission_required("audienceadmin.delete_audience")
+@permission_required(roles.DELETE_AUDIENCE)
 def audience_browse_pick(request: HttpRequest) -> HttpResponse:
     apps = list(selectors.apps_for_delete(user=request.user))
     if request.GET.get("app", "").isdigit():
@@ -304,7 +265,7 @@ def audience_browse_pick(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@permission_required("audienceadmin.delete_audience")
+@permission_required(roles.DELETE_AUDIENCE)
 def bulk_new(request: HttpRequest) -> HttpResponse:
     """Paste, upload or pick names; a valid POST shows the validation report with the confirmation."""
     apps = selectors.apps_for_delete(user=request.user)
@@ -327,7 +288,7 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@permission_required("audienceadmin.delete_audience")
+@permission_required(roles.DELETE_AUDIENCE)
 def bulk_confirm(request: HttpRequest) -> HttpResponse:
     apps = selectors.apps_for_delete(user=request.user)
     form = BulkConfirmForm(request.POST, apps=apps)
@@ -353,7 +314,7 @@ def bulk_confirm(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-@permission_required("audienceadmin.delete_audience")
+@permission_required(roles.DELETE_AUDIENCE)
 def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
     bulk.bulk_jobs_resume()  # a job whose worker died is queued again
@@ -365,7 +326,7 @@ def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_GET
-@permission_required("audienceadmin.delete_audience")
+@permission_required(roles.DELETE_AUDIENCE)
 def bulk_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
     """Polled by the job page (static/audienceadmin/bulk.js) to update the bar and the rows."""
     job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
@@ -381,7 +342,7 @@ def bulk_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 @require_GET
-@permission_required("audienceadmin.delete_audience")
+@permission_required(roles.DELETE_AUDIENCE)
 def bulk_job_results(request: HttpRequest, pk: int) -> StreamingHttpResponse:
     job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
     response = StreamingHttpResponse(bulk.bulk_job_csv(job), content_type="text/csv; charset=utf-8")
@@ -390,7 +351,7 @@ def bulk_job_results(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 
 @require_POST
-@permission_required("audienceadmin.delete_audience")
+@permission_required(roles.DELETE_AUDIENCE)
 def bulk_job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
     job = bulk.bulk_job_cancel(actor=request.user, job=job, ip=client_ip(request))

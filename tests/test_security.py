@@ -390,7 +390,7 @@ def test_logins_expire_after_inactivity_without_a_write_per_request(operator, mo
 
 
 def test_the_client_ip_behind_trusted_proxies(settings, rf):
-    from audienceadmin.views import client_ip
+    from audienceadmin.access import client_ip
 
     request = rf.get("/", HTTP_X_FORWARDED_FOR="6.6.6.6, 203.0.113.9, 10.0.0.2", REMOTE_ADDR="10.0.0.1")
     assert client_ip(request) == "10.0.0.1"  # no proxy trusted: the header is ignored
