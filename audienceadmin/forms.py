@@ -3,24 +3,14 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from audienceadmin import batch_api, bulk
+from audienceadmin import names, wording
 from audienceadmin.models import AuditEvent, BatchApp
-from audienceadmin.selectors import HistoryFilter
-
-NAME_RULE = "Letters A–Z and a–z, digits, “_” and “-” only; 1 to 255 characters; case-sensitive."
+from audienceadmin.selectors import HISTORY_VIEW_CHOICES, HistoryFilter
 
 
 def validate_audience_name(value: str) -> None:
-    if batch_api.is_valid_audience_name(value):
-        return
-    if len(value) > 255:
-        raise forms.ValidationError(f"This name is {len(value)} characters long; Batch allows at most 255.")
-    bad = sorted({c for c in value if not (c.isascii() and (c.isalnum() or c in "_-"))})
-    shown = ", ".join("a space" if c == " " else f"“{c}”" for c in bad[:5])
-    raise forms.ValidationError(
-        f"“{value[:60]}” is not a valid audience name: Batch does not allow {shown}. "
-        "Use only letters, digits, “_” and “-”."
-    )
+    if not names.is_valid(value):
+        raise forms.ValidationError(names.refusal(value))
 
 
 class AudienceNameField(forms.CharField):
@@ -37,7 +27,7 @@ class AudienceNameField(forms.CharField):
 
 class DeleteAudienceForm(forms.Form):
     app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
-    name = AudienceNameField(label="Audience name", help_text=NAME_RULE)
+    name = AudienceNameField(label="Audience name", help_text=wording.NAME_RULE)
 
     def __init__(self, *args, apps, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -138,14 +128,7 @@ class AppForm(forms.Form):
 class HistoryFilterForm(forms.Form):
     """The history's filters, read from the query string so that every view is a bookmarkable URL."""
 
-    VIEWS = [
-        ("deletions", "Deletions"),
-        ("keys", "Key changes"),
-        ("security", "Security events"),
-        ("all", "Everything"),
-    ]
-
-    view = forms.ChoiceField(choices=VIEWS, required=False, widget=forms.HiddenInput)
+    view = forms.ChoiceField(choices=HISTORY_VIEW_CHOICES, required=False, widget=forms.HiddenInput)
     app = forms.ModelChoiceField(queryset=BatchApp.objects.order_by("name"), required=False, empty_label="All apps")
     actor = forms.CharField(label="Who", required=False, max_length=150)
     outcome = forms.ChoiceField(
@@ -211,8 +194,7 @@ class BulkNamesForm(forms.Form):
             if not self.errors:
                 raise forms.ValidationError("Type or paste some audience names, or upload a file.")
             return cleaned
-        cleaned["text"] = text
-        cleaned["report"] = report = bulk.bulk_names_check(text)
+        cleaned["report"] = report = names.bulk_names_check(text)
         problems = [f"“{name}”: {why}." for name, why in report.invalid[:10]]
         if report.invalid:
             more = f" (the first 10 of {len(report.invalid)})" if len(report.invalid) > 10 else ""

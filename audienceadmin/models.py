@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models, router, transaction
 from django.utils import timezone
 
-from audienceadmin import audit, batch_api, roles
+from audienceadmin import audit, roles
 from audienceadmin.fields import EncryptedTextField
 
 
@@ -251,7 +251,3 @@ class BulkItem(models.Model):
 
     def __str__(self) -> str:
         return f"{self.audience} ({self.get_state_display()})"
-
-    @property
-    def batch_said(self) -> str:
-        return batch_api.answer_label(self.http_status, self.error_name)

@@ -4,7 +4,7 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/test .venv/bin/python bench/bulk.py   # on PostgreSQL
 
 For each concurrency it creates a job and runs it to the end exactly as the worker does
-(``bulk.bulk_job_run``: threads, shared pause gate, two audit events per item), then prints the
+(``bulk_runner.bulk_job_run``: threads, shared pause gate, two audit events per item), then prints the
 wall time against the ideal ``items × latency / concurrency`` and checks that every item was
 audited and deleted. Prints figures; asserts nothing.
 """
@@ -32,7 +32,7 @@ def main() -> None:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from audienceadmin import bulk, roles, services
+    from audienceadmin import bulk_runner, roles, selectors, services
     from audienceadmin.models import AuditEvent, BulkJob
     from audienceadmin.simulator import BatchSimulator
 
@@ -50,16 +50,16 @@ def main() -> None:
             api_key, rest_key = f"BENCHAPI{time.time_ns()}", f"BENCHREST{time.time_ns()}"
             simulator.add_app(api_key, rest_key, audiences=names)
             app = services.app_create(actor=operator, name=app_name, api_key=api_key, rest_api_key=rest_key, ip=None)
-            job = bulk.bulk_job_create(actor=operator, app=app, names=names)
+            job = services.bulk_job_create(actor=operator, app=app, names=names)
             started = time.perf_counter()
-            bulk.bulk_job_run(job.pk)
+            bulk_runner.bulk_job_run(job.pk)
             wall = time.perf_counter() - started
             ideal = args.items * args.latency / concurrency
             requested = AuditEvent.objects.filter(kind="delete_requested", details__job=job.pk)
             completed = AuditEvent.objects.filter(kind="delete_completed", attempt__in=requested.values("attempt"))
             audited = min(requested.count(), completed.count())  # attempts with both events
             deleted = completed.filter(outcome="deleted").count()
-            progress = bulk.bulk_job_progress(BulkJob.objects.get(pk=job.pk))
+            progress = selectors.bulk_job_progress(BulkJob.objects.get(pk=job.pk))
             ok = audited == deleted == progress.deleted == args.items
             print(
                 f"  {concurrency:>11}  {wall:>8.2f}s  {ideal:>6.2f}s  {wall / ideal:>5.2f}x  "

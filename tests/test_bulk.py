@@ -17,7 +17,7 @@ from django.db.backends.signals import connection_created
 from django.test import Client
 from django.urls import reverse
 
-from audienceadmin import bulk, roles, services
+from audienceadmin import bulk_runner, names, roles, selectors, services, wording
 from audienceadmin.models import AuditEvent, BulkItem, BulkJob
 from tests.conftest import make_user
 
@@ -41,11 +41,11 @@ def many(simulator, app_keys, batch_app):
 
 
 def test_the_list_check_reports_invalid_names_and_duplicates():
-    report = bulk.bulk_names_check("a\nb, c\n\n b \nbad name\n" + "x" * 256 + '\na;d\n"e"')
+    report = names.bulk_names_check("a\nb, c\n\n b \nbad name\n" + "x" * 256 + '\na;d\n"e"')
     assert report.valid == ["a", "b", "c", "d", "e"]
     assert report.duplicates == ["b", "a"]
     assert [why for _, why in report.invalid] == ["has characters Batch does not allow", "longer than 255 characters"]
-    assert bulk.bulk_names_check("a\nb\nc", limit=2).too_many
+    assert names.bulk_names_check("a\nb\nc", limit=2).too_many
 
 
 @pytest.mark.django_db(transaction=True)
@@ -72,7 +72,7 @@ def test_paste_review_confirm_run(web, operator, batch_app, many, fast_client, s
 
     job.refresh_from_db()
     assert job.state == BulkJob.State.DONE
-    progress = bulk.bulk_job_progress(job)
+    progress = selectors.bulk_job_progress(job)
     assert (progress.deleted, progress.failed, progress.rejected, progress.remaining, progress.percent) == (
         19,
         1,
@@ -135,19 +135,19 @@ def test_invalid_names_block_the_job_and_the_list_is_kept_to_fix(web, batch_app,
 def test_a_429_pauses_every_thread_of_the_job(operator, batch_app, many, fast_client, fake_time, simulator, settings):
     settings.BULK_CONCURRENCY = 4
     simulator.add_fault(action="error", error="TOO_MANY_REQUESTS", retry_after="9", times=1)
-    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many)
-    bulk.bulk_job_run(job.pk)
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=many)
+    bulk_runner.bulk_job_run(job.pk)
     assert 9.0 in fake_time.sleeps  # the client honoured Retry-After; the gate held the other threads
-    assert bulk.bulk_job_progress(BulkJob.objects.get()).deleted == 20
+    assert selectors.bulk_job_progress(BulkJob.objects.get()).deleted == 20
 
 
 @pytest.mark.django_db(transaction=True)
 def test_bounded_concurrency(operator, batch_app, many, batch_url, simulator, settings):
     settings.BULK_CONCURRENCY = 3
     simulator.latency = 0.1
-    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:9])
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=many[:9])
     started = time.monotonic()
-    bulk.bulk_job_run(job.pk)
+    bulk_runner.bulk_job_run(job.pk)
     elapsed = time.monotonic() - started
     times = sorted(r.received_at for r in simulator.requests if r.method == "DELETE")
     in_flight = max(sum(1 for t in times if s <= t < s + 0.09) for s in times)
@@ -156,12 +156,12 @@ def test_bounded_concurrency(operator, batch_app, many, batch_url, simulator, se
 
 
 def test_cancel_before_start_attempts_nothing(operator, batch_app, many, simulator):
-    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many)
-    bulk.bulk_job_cancel(actor=operator, job=job)
-    assert bulk.bulk_job_run(job.pk).startswith("not claimed")
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=many)
+    services.bulk_job_cancel(actor=operator, job=job)
+    assert bulk_runner.bulk_job_run(job.pk).startswith("not claimed")
     job.refresh_from_db()
     assert job.state == BulkJob.State.CANCELLED
-    assert bulk.bulk_job_progress(job).skipped == 20
+    assert selectors.bulk_job_progress(job).skipped == 20
     assert simulator.requests == []
 
 
@@ -171,15 +171,15 @@ def test_cancel_mid_job_leaves_the_rest_unattempted(
 ):
     settings.BULK_CONCURRENCY = 1
     simulator.latency = 0.15
-    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many)
-    runner = threading.Thread(target=bulk.bulk_job_run, args=(job.pk,))
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=many)
+    runner = threading.Thread(target=bulk_runner.bulk_job_run, args=(job.pk,))
     runner.start()
     while BulkItem.objects.filter(job=job, state=BulkItem.State.DONE).count() < 2:
         time.sleep(0.02)
-    bulk.bulk_job_cancel(actor=operator, job=job)
+    services.bulk_job_cancel(actor=operator, job=job)
     runner.join(timeout=30)
     job.refresh_from_db()
-    progress = bulk.bulk_job_progress(job)
+    progress = selectors.bulk_job_progress(job)
     assert job.state == BulkJob.State.CANCELLED
     assert progress.skipped > 10 and progress.deleted + progress.skipped == 20
     deletes = [r for r in simulator.requests if r.method == "DELETE"]
@@ -193,7 +193,7 @@ def test_a_crashed_run_is_resumed_and_in_flight_items_become_unknown(operator, b
 
     from django.utils import timezone
 
-    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:5])
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=many[:5])
     # what a worker killed while deleting the second item leaves behind
     first, second = job.items.order_by("position")[:2]
     services.audience_delete(actor=operator, app=batch_app, name=first.audience, ip=None, details={"job": job.pk})
@@ -211,19 +211,19 @@ def test_a_crashed_run_is_resumed_and_in_flight_items_become_unknown(operator, b
     )
     BulkItem.objects.filter(pk=second.pk).update(state=BulkItem.State.RUNNING, attempt=in_flight)
     BulkJob.objects.filter(pk=job.pk).update(state=BulkJob.State.RUNNING, heartbeat_at=timezone.now())
-    assert bulk.bulk_job_run(job.pk).startswith("not claimed")  # its worker might still be alive
+    assert bulk_runner.bulk_job_run(job.pk).startswith("not claimed")  # its worker might still be alive
 
     BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
-    assert bulk.bulk_jobs_resume() == 1
-    bulk.bulk_job_run(job.pk)
+    assert services.bulk_jobs_resume() == 1
+    bulk_runner.bulk_job_run(job.pk)
     second.refresh_from_db()
     assert (second.state, second.outcome) == (BulkItem.State.DONE, Outcome.UNKNOWN)
-    assert second.message == "Interrupted: no answer recorded. " + services.CHECK_UNKNOWN
+    assert second.message == "Interrupted: no answer recorded. " + wording.CHECK_UNKNOWN
     sent = [r.path.rsplit("/", 1)[1] for r in simulator.requests if r.method == "DELETE"]
     assert second.audience not in sent and sorted(sent) == [first.audience, *many[2:5]]
     closed = AuditEvent.objects.get(kind="delete_completed", attempt=second.attempt)
     assert closed.outcome == Outcome.UNKNOWN
-    assert bulk.bulk_job_progress(BulkJob.objects.get()).deleted == 4
+    assert selectors.bulk_job_progress(BulkJob.objects.get()).deleted == 4
 
 
 # --- the audience browser and the impact preview ------------------------------------------------------
@@ -286,9 +286,9 @@ def test_a_tampered_preview_is_not_trusted(web, batch_app, fast_client):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_job_stops_when_the_app_is_archived(operator, keyadmin, batch_app, many, fast_client, simulator):
-    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:3])
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=many[:3])
     services.app_archive(actor=keyadmin, app=batch_app, ip=None)
-    bulk.bulk_job_run(job.pk)
+    bulk_runner.bulk_job_run(job.pk)
     items = list(BulkItem.objects.filter(job=job).values_list("state", "message"))
     assert {state for state, _ in items} == {BulkItem.State.SKIPPED}
     assert all("was archived" in message for _, message in items)
@@ -300,7 +300,7 @@ def test_jobs_of_an_app_restricted_to_others_are_not_found(
 ):
     """Following, downloading or cancelling someone else's job needs access to its app."""
     other = make_user(django_user_model, "olga", role_groups[roles.OPERATORS])
-    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:3])
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=many[:3])
     assert web.get(reverse("bulk_job", args=[job.pk])).status_code == 200
     services.app_update(
         actor=keyadmin, app=batch_app, ip=None, name=batch_app.name, api_key="", rest_api_key="",
@@ -317,9 +317,9 @@ def test_jobs_of_an_app_restricted_to_others_are_not_found(
 
 
 def test_queueing_and_cancelling_are_audited_once(operator, batch_app, many):
-    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:5], ip="192.0.2.7")
-    bulk.bulk_job_cancel(actor=operator, job=job, ip="192.0.2.7")
-    bulk.bulk_job_cancel(actor=operator, job=job, ip="192.0.2.7")  # a second click changes nothing
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=many[:5], ip="192.0.2.7")
+    services.bulk_job_cancel(actor=operator, job=job, ip="192.0.2.7")
+    services.bulk_job_cancel(actor=operator, job=job, ip="192.0.2.7")  # a second click changes nothing
     events = AuditEvent.objects.filter(kind__in=["bulk_queued", "bulk_cancelled"]).order_by("id")
     assert [(e.kind, e.actor_username, e.app_name, e.ip, e.details) for e in events] == [
         ("bulk_queued", "otto", batch_app.name, "192.0.2.7", {"job": job.pk}),
@@ -342,11 +342,11 @@ def test_the_jobs_threads_close_their_database_connections(operator, batch_app, 
 
     connection_created.connect(record)
     try:
-        job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many)
-        bulk.bulk_job_run(job.pk, client=fast_client)
+        job = services.bulk_job_create(actor=operator, app=batch_app, names=many)
+        bulk_runner.bulk_job_run(job.pk, client=fast_client)
     finally:
         connection_created.disconnect(record)
-    assert bulk.bulk_job_progress(job).deleted == 20
+    assert selectors.bulk_job_progress(job).deleted == 20
     assert len(opened) == 4
     assert all(c.connection is None for c in opened)
 
@@ -364,28 +364,28 @@ def test_an_item_whose_request_cannot_be_recorded_is_not_sent(
             raise OperationalError("database is locked")
         return save(event, *args, **kwargs)
 
-    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:6])
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=many[:6])
     with pytest.MonkeyPatch.context() as m:
         m.setattr(AuditEvent, "save", failing_save)
-        assert bulk.bulk_job_run(job.pk, client=fast_client) == "done"
+        assert bulk_runner.bulk_job_run(job.pk, client=fast_client) == "done"
     item = job.items.get(audience="old-03")
-    assert (item.state, item.outcome, item.message) == (BulkItem.State.SKIPPED, "", bulk.NOT_RECORDED)
+    assert (item.state, item.outcome, item.message) == (BulkItem.State.SKIPPED, "", wording.NOT_RECORDED)
     sent = {r.path.rsplit("/", 1)[1] for r in simulator.requests if r.method == "DELETE"}
     assert sent == set(many[:6]) - {"old-03"}
     assert "old-03" in simulator.audience_names(app_keys.api_key)
     assert not AuditEvent.objects.filter(audience="old-03").exists()
-    assert bulk.bulk_job_progress(job).deleted == 5
+    assert selectors.bulk_job_progress(job).deleted == 5
 
 
 @pytest.mark.django_db(transaction=True)
 def test_an_unknown_outcome_tells_the_operator_to_check(operator, batch_app, many, fast_client, simulator):
     simulator.add_fault(action="drop", audience="old-01")  # the connection drops after the request was sent
-    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:3])
-    bulk.bulk_job_run(job.pk, client=fast_client)
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=many[:3])
+    bulk_runner.bulk_job_run(job.pk, client=fast_client)
     item = job.items.get(audience="old-01")
     assert item.outcome == Outcome.UNKNOWN
-    assert item.message == "Connection lost after the request was sent. " + services.CHECK_UNKNOWN
-    assert bulk.bulk_job_progress(job).deleted == 2
+    assert item.message == "Connection lost after the request was sent. " + wording.CHECK_UNKNOWN
+    assert selectors.bulk_job_progress(job).deleted == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -396,11 +396,11 @@ def test_the_heartbeat_goes_on_while_every_slot_waits_for_batch(
     settings.BULK_CONCURRENCY = 1
     simulator.latency = 2.5
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(bulk, "HEARTBEAT_EVERY", 0.5)
-        job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:2])
-        bulk.bulk_job_run(job.pk)
+        m.setattr(bulk_runner.BulkJobRun, "heartbeat_every", 0.5)
+        job = services.bulk_job_create(actor=operator, app=batch_app, names=many[:2])
+        bulk_runner.bulk_job_run(job.pk)
     job.refresh_from_db()
-    assert bulk.bulk_job_progress(job).deleted == 2
+    assert selectors.bulk_job_progress(job).deleted == 2
     assert job.heartbeat_at - job.started_at >= timedelta(seconds=4)  # beats during both slow calls
 
 
@@ -413,26 +413,26 @@ def test_a_bug_in_a_worker_thread_neither_hangs_the_job_nor_hides_what_was_not_s
     """A thread that dies on an unexpected error: the others go on; with none left the job ends, and
     the items never started say so (nothing sent), instead of waiting forever for a free slot."""
     settings.BULK_CONCURRENCY = concurrency
-    real = services.audience_delete_checked
+    real = services.audience_delete_prechecked
 
     def buggy(**kwargs):
         if kwargs["name"] in ("old-02", "old-05", "old-08"):
             raise RuntimeError("bug")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "audience_delete_checked", buggy)
-    job = bulk.bulk_job_create(actor=operator, app=batch_app, names=many[:10])
-    runner = threading.Thread(target=bulk.bulk_job_run, args=(job.pk,), kwargs={"client": fast_client})
+    monkeypatch.setattr(services, "audience_delete_prechecked", buggy)
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=many[:10])
+    runner = threading.Thread(target=bulk_runner.bulk_job_run, args=(job.pk,), kwargs={"client": fast_client})
     runner.start()
     runner.join(timeout=30)
     assert not runner.is_alive(), "the job hung"
     job.refresh_from_db()
-    progress = bulk.bulk_job_progress(job)
+    progress = selectors.bulk_job_progress(job)
     sent = {r.path.rsplit("/", 1)[1] for r in simulator.requests if r.method == "DELETE"}
     assert job.state == BulkJob.State.DONE and progress.remaining == 0
     assert progress.deleted == len(sent) and not sent & {"old-02", "old-05", "old-08"}
     skipped = job.items.filter(state=BulkItem.State.SKIPPED)
     assert {i.audience for i in skipped} == {i.audience for i in job.items.all()} - sent
-    assert all(i.message == bulk.NOT_STARTED for i in skipped)
+    assert all(i.message == wording.NOT_STARTED for i in skipped)
     if concurrency == 1:
         assert sent == {"old-00", "old-01"}  # the only thread died on old-02

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from audienceadmin import services
+from audienceadmin import services, wording
 from audienceadmin.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -392,12 +392,12 @@ def test_a_process_killed_mid_call_is_closed_as_unknown_by_the_sweep(tmp_path: P
     assert "Closed 0" in run("sweep_attempts").stdout
     swept = run("sweep_attempts", BATCH_API_DEADLINE="0.1", BATCH_API_CONNECT_TIMEOUT="0.1", AUDIT_SWEEP_GRACE="0")
     assert "Closed 1" in swept.stdout, swept.stderr
-    assert events() == [("delete_requested", "", ""), ("delete_completed", "unknown", services.INTERRUPTED)]
+    assert events() == [("delete_requested", "", ""), ("delete_completed", "unknown", wording.INTERRUPTED)]
     assert "Closed 0" in run("sweep_attempts", AUDIT_SWEEP_GRACE="0", BATCH_API_DEADLINE="0.1").stdout
 
 
 def test_the_history_page_sweeps_interrupted_attempts(viewer, operator, batch_app, settings, monkeypatch):
-    monkeypatch.setattr(services, "_last_sweep", 0.0)  # the page sweeps at most once a minute
+    services.sweep_throttle_reset()  # the page sweeps at most once a minute
     settings.BATCH_API_DEADLINE, settings.BATCH_API_CONNECT_TIMEOUT, settings.AUDIT_SWEEP_GRACE = 0, 0, 0
 
     class DyingClient:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 from django.conf import settings as django_settings
+from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
@@ -145,7 +146,7 @@ def test_an_app_restricted_to_some_operators_is_hidden_and_refused_to_others(
     client.force_login(other)
     assert list(client.get(reverse("audience_delete")).context["form"].fields["app"].queryset) == [batch_app]
 
-    with pytest.raises(services.PermissionDenied):
+    with pytest.raises(PermissionDenied):
         services.audience_delete(actor=operator, app=batch_app, name="beta", ip=None)
     assert simulator.requests == []
     denied = AuditEvent.objects.get(kind=Kind.PERMISSION_DENIED)

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from audienceadmin import services
+from audienceadmin import batch_api, services
 from audienceadmin.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -48,7 +48,7 @@ def test_the_requested_event_exists_before_batch_is_called(operator, batch_app, 
     class SpyClient:
         def delete_audience(self, credentials, name):
             seen.append(list(AuditEvent.objects.filter(audience=name).values_list("kind", flat=True)))
-            raise services.batch_api.OutcomeUnknown("timeout")
+            raise batch_api.OutcomeUnknown("timeout")
 
     services.audience_delete(actor=operator, app=batch_app, name="beta", ip=None, client=SpyClient())
     assert seen == [[Kind.DELETE_REQUESTED]]

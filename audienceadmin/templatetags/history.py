@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from audienceadmin import batch_api
+from audienceadmin import wording
+from audienceadmin.templatetags.outcomes import outcome_badge
 
 register = template.Library()
 
@@ -28,13 +29,14 @@ def _when(event, detail_url: str, zone: tzinfo) -> str:
     )
 
 
-def _batch_said(event) -> str:
-    said = _e(batch_api.answer_label(event.http_status, event.error_name))
+def _answer_cell(event) -> str:
+    """The "Batch said" cell: the answer's label, its code, the message."""
+    cell = _e(wording.answer_label(event.http_status, event.error_name))
     if event.error_code:
-        said += f" (code {_e(event.error_code)})"
+        cell += f" (code {_e(event.error_code)})"
     if event.message:
-        said += f'<div class="muted small">{_e(event.message)}</div>'
-    return said
+        cell += f'<div class="muted small">{_e(event.message)}</div>'
+    return cell
 
 
 def _detail_url() -> str:
@@ -44,18 +46,18 @@ def _detail_url() -> str:
 def _attempt_row(row, detail: str, zone: tzinfo) -> str:
     req, done = row.requested, row.completed
     if done is None:
-        outcome = '<span class="outcome outcome-pending">No answer recorded yet</span>'
-        said = duration = ""
+        outcome = outcome_badge("pending", wording.NO_ANSWER_YET)
+        answer = duration = ""
     else:
-        outcome = f'<span class="outcome outcome-{_e(done.outcome)}">{_e(done.get_outcome_display())}</span>'
-        said = _batch_said(done)
+        outcome = outcome_badge(done.outcome, done.get_outcome_display())
+        answer = _answer_cell(done)
         duration = "" if done.duration_ms is None else f"{int(done.duration_ms)} ms"
         if duration and (done.tries or 0) > 1:
             duration += f'<div class="muted small">{int(done.tries)} tries</div>'
     cli = ' <span class="tag">CLI</span>' if req.source == "cli" else ""
     return (
         f"<tr><td>{_when(req, detail, zone)}</td><td>{_e(req.actor_username)}{cli}</td><td>{_e(req.app_name)}</td>"
-        f"<td><code>{_e(req.audience)}</code></td><td>{outcome}</td><td>{said}</td>"
+        f"<td><code>{_e(req.audience)}</code></td><td>{outcome}</td><td>{answer}</td>"
         f'<td class="num">{duration}</td></tr>'
     )
 
@@ -73,7 +75,7 @@ def event_rows(events) -> SafeString:
         "\n".join(
             f"<tr><td>{_when(e, detail, zone)}</td><td>{_e(e.get_kind_display())}</td>"
             f"<td>{_e(e.actor_username or '—')}</td><td>{_e(e.app_name or '—')}</td>"
-            f"<td>{_e(e.ip or '—')}</td><td>{_batch_said(e)}</td></tr>"
+            f"<td>{_e(e.ip or '—')}</td><td>{_answer_cell(e)}</td></tr>"
             for e in events
         )
     )

@@ -23,12 +23,11 @@
     data.items.forEach(function (item) {
       var tr = rows[item.position];
       if (!tr) return;
-      var badge = tr.querySelector(".item-outcome span");
-      badge.className = "outcome outcome-" + (item.outcome || item.state);
-      badge.textContent = item.label;
-      var said = tr.querySelector(".item-said"), text = item.said ? item.said + " " : "";
-      if (said.firstChild && said.firstChild.nodeType === Node.TEXT_NODE) said.firstChild.textContent = text;
-      else said.insertBefore(document.createTextNode(text), said.firstChild);
+      // The badge as the server rendered it (the same template tag as the page's own rows).
+      tr.querySelector(".item-outcome").innerHTML = item.badge;
+      var answer = tr.querySelector(".item-answer"), text = item.answer ? item.answer + " " : "";
+      if (answer.firstChild && answer.firstChild.nodeType === Node.TEXT_NODE) answer.firstChild.textContent = text;
+      else answer.insertBefore(document.createTextNode(text), answer.firstChild);
       tr.querySelector(".item-message").textContent = item.message;
     });
     if (data.state === "done" || data.state === "cancelled") {

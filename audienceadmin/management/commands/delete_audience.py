@@ -7,8 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from audienceadmin import batch_api, selectors, services
-from audienceadmin.forms import NAME_RULE
+from audienceadmin import names, selectors, services, wording
 from audienceadmin.models import AuditEvent
 
 USAGE_ERROR = 2
@@ -31,8 +30,8 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, audience: str, app: str, actor: str | None, **options) -> None:
-        if not batch_api.is_valid_audience_name(audience):
-            raise CommandError(f"Invalid audience name {audience!r}. {NAME_RULE}", returncode=USAGE_ERROR)
+        if not names.is_valid(audience):
+            raise CommandError(f"Invalid audience name {audience!r}. {wording.NAME_RULE}", returncode=USAGE_ERROR)
         batch_app = selectors.app_by_name(app)
         if batch_app is None:
             raise CommandError(f"No app named {app!r}.", returncode=USAGE_ERROR)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from audienceadmin import bulk
+from audienceadmin import services
 
 
 class Command(BaseCommand):
@@ -12,4 +12,4 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options) -> None:
-        self.stdout.write(f"Queued again {bulk.bulk_jobs_resume()} bulk job(s).")
+        self.stdout.write(f"Queued again {services.bulk_jobs_resume()} bulk job(s).")

@@ -11,14 +11,14 @@ import time
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from audienceadmin import bulk
+from audienceadmin import services
 
 
 def serve(addr: str, *, env: dict[str, str] | None = None, reload: bool = True) -> int:
     """Run `runserver` and `db_worker` side by side until either stops or Ctrl-C; returns an exit code."""
     manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
     env = {**os.environ, **(env or {})}
-    resumed = bulk.bulk_jobs_resume()
+    resumed = services.bulk_jobs_resume()
     if resumed:
         print(f"Queued again {resumed} bulk job(s) whose worker had stopped.", flush=True)
     web = subprocess.Popen([*manage, "runserver", addr, *([] if reload else ["--noreload"])], env=env)  # noqa: S603

@@ -1,72 +1,21 @@
-"""Read queries. Views and commands read through these, never through ad-hoc ORM calls."""
+"""Reads of the audit trail: history pages (keyset-paginated), the CSV export's rows, an event's
+detail, the last verification."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import NamedTuple
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, TextField
+from django.db.models import QuerySet, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from audienceadmin import batch_api, roles
-from audienceadmin.models import AuditEvent, AuditVerification, BatchApp, BulkItem, BulkJob
+from audienceadmin import audit
+from audienceadmin.models import AuditEvent, AuditVerification
 
 Kind = AuditEvent.Kind
-
-
-def apps_for_delete(*, user) -> QuerySet[BatchApp]:
-    """Active apps the user may delete audiences in: those open to every operator, and those
-    restricted to a list of operators that names the user (superusers: all)."""
-    return _apps_open_to(user).filter(archived_at__isnull=True)
-
-
-def _apps_open_to(user) -> QuerySet[BatchApp]:
-    """Apps, archived or not, that are not restricted to a list of operators leaving the user out."""
-    if user.is_superuser:
-        return BatchApp.objects.all()
-    restricted = BatchApp.allowed_operators.through.objects.filter(batchapp=OuterRef("pk"))
-    return BatchApp.objects.filter(~Exists(restricted) | Exists(restricted.filter(user=user)))
-
-
-def app_usable_by(app: BatchApp, user) -> bool:
-    return apps_for_delete(user=user).filter(pk=app.pk).exists()
-
-
-def apps_all() -> QuerySet[BatchApp]:
-    """Every app, with who last changed its keys (from the audit) and whom it is restricted to."""
-    last_key_event = AuditEvent.objects.filter(
-        app=OuterRef("pk"), kind__in=[Kind.APP_CREATED, Kind.APP_KEYS_CHANGED]
-    ).order_by("-id")
-    return (
-        BatchApp.objects.order_by("archived_at", "name")
-        .annotate(
-            keys_changed_by=Subquery(last_key_event.values("actor_username")[:1]),
-            keys_changed_at=Subquery(last_key_event.values("at")[:1]),
-        )
-        .prefetch_related("allowed_operators")
-    )
-
-
-def operators() -> QuerySet:
-    """Active users who may delete audiences (through a group or directly), for restricting apps."""
-    from django.contrib.auth import get_user_model
-
-    return (
-        get_user_model()
-        .objects.filter(is_active=True)
-        .filter(
-            Q(groups__permissions__codename=roles.DELETE_AUDIENCE_CODENAME)
-            | Q(user_permissions__codename=roles.DELETE_AUDIENCE_CODENAME)
-        )
-        .distinct()
-        .order_by("username")
-    )
-
-
-def app_by_name(name: str) -> BatchApp | None:
-    return BatchApp.objects.filter(name=name).first()
 
 
 @dataclass(frozen=True)
@@ -85,7 +34,6 @@ class AttemptRow:
         return self.completed.outcome if self.completed else ""
 
 
-# The history's views: which event kinds each one lists.
 KEY_KINDS = [
     Kind.APP_CREATED,
     Kind.APP_KEYS_CHANGED,
@@ -96,7 +44,21 @@ KEY_KINDS = [
     Kind.KEYS_REENCRYPTED,
 ]
 SECURITY_KINDS = [Kind.LOGIN_FAILED, Kind.LOCKED_OUT, Kind.PERMISSION_DENIED]
-VIEWS = {"deletions": [Kind.DELETE_REQUESTED], "keys": KEY_KINDS, "security": SECURITY_KINDS, "all": []}
+
+
+class HistoryView(NamedTuple):
+    label: str  # the tab's name
+    kinds: list[str]  # the event kinds listed; empty: every kind
+
+
+# The history's views (its tabs), in the order of the tabs; the filter form's choices too.
+HISTORY_VIEWS: dict[str, HistoryView] = {
+    "deletions": HistoryView("Deletions", [Kind.DELETE_REQUESTED]),
+    "keys": HistoryView("Key changes", KEY_KINDS),
+    "security": HistoryView("Security events", SECURITY_KINDS),
+    "all": HistoryView("Everything", []),
+}
+HISTORY_VIEW_CHOICES = [(name, view.label) for name, view in HISTORY_VIEWS.items()]
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +116,7 @@ class HistoryFilter:
 
 @dataclass(frozen=True)
 class HistoryPage:
-    rows: list  # AttemptRow for deletions, AuditEvent otherwise
+    rows: list[AttemptRow] | list[EventRow]  # AttemptRow for deletions, EventRow otherwise
     newer: int | None  # cursor for ?after=
     older: int | None  # cursor for ?before=
 
@@ -197,7 +159,7 @@ def _filtered(f: HistoryFilter, kinds: list[str]) -> QuerySet[AuditEvent]:
 def _drivers(f: HistoryFilter) -> QuerySet[AuditEvent]:
     if f.view == "deletions" and f.outcome:
         return _filtered(f, [Kind.DELETE_COMPLETED]).filter(outcome=f.outcome)
-    return _filtered(f, VIEWS[f.view])
+    return _filtered(f, HISTORY_VIEWS[f.view].kinds)
 
 
 def history_page(f: HistoryFilter, *, before: int | None = None, after: int | None = None, limit: int = 50):
@@ -240,7 +202,7 @@ def history_export_rows(f: HistoryFilter, batch: int = 5000):
     normalised (to ISO 8601 and the dashed UUID form, as on both databases): the ORM's per-value
     converters would halve the export's speed.
     """
-    kinds = [Kind.DELETE_REQUESTED, Kind.DELETE_COMPLETED] if f.view == "deletions" else VIEWS[f.view]
+    kinds = [Kind.DELETE_REQUESTED, Kind.DELETE_COMPLETED] if f.view == "deletions" else HISTORY_VIEWS[f.view].kinds
     qs = _filtered(f, kinds)
     if f.outcome:
         qs = qs.filter(outcome=f.outcome)
@@ -270,27 +232,9 @@ def history_export_rows(f: HistoryFilter, batch: int = 5000):
         last = rows[-1][0]
 
 
-EXPORT_FIELDS = (
-    "id",
-    "at",
-    "kind",
-    "attempt",
-    "source",
-    "actor_username",
-    "app_name",
-    "ip",
-    "audience",
-    "outcome",
-    "http_status",
-    "error_name",
-    "error_code",
-    "message",
-    "tries",
-    "duration_ms",
-    "key_id",
-    "prev_mac",
-    "mac",
-)
+# The CSV export's columns: the id; the sealed fields, but for the row ids and the JSON details; the chain links.
+NOT_EXPORTED = ("actor_id", "app_id", "details")
+EXPORT_FIELDS = ("id", *(f for f in audit.SEALED_FIELDS if f not in NOT_EXPORTED), "prev_mac", "mac")
 
 
 def audit_event_with_attempt(pk: int) -> tuple[AuditEvent, list[AuditEvent]]:
@@ -299,10 +243,6 @@ def audit_event_with_attempt(pk: int) -> tuple[AuditEvent, list[AuditEvent]]:
     if event.attempt is None:
         return event, [event]
     return event, list(AuditEvent.objects.filter(attempt=event.attempt).order_by("id"))
-
-
-def apps_for_filter() -> list[BatchApp]:
-    return list(BatchApp.objects.order_by("name").only("pk", "name"))
 
 
 def recent_attempts(limit: int = 5) -> list[AttemptRow]:
@@ -315,48 +255,3 @@ def audit_event_id_by_mac(mac: str) -> int | None:
 
 def last_verification() -> AuditVerification | None:
     return AuditVerification.objects.order_by("-id").first()
-
-
-def bulk_jobs_for(*, user) -> QuerySet[BulkJob]:
-    """The bulk jobs a user may follow: those of apps open to them (archived since or not)."""
-    return BulkJob.objects.filter(app__in=_apps_open_to(user)).select_related("app", "created_by", "cancelled_by")
-
-
-def bulk_jobs_recent(*, user, limit: int = 20) -> QuerySet[BulkJob]:
-    return bulk_jobs_for(user=user).order_by("-id")[:limit]
-
-
-def bulk_jobs_active(*, user) -> QuerySet[BulkJob]:
-    return bulk_jobs_for(user=user).filter(state__in=[BulkJob.State.QUEUED, BulkJob.State.RUNNING])[:10]
-
-
-def bulk_items_started(job: BulkJob) -> list[dict]:
-    """The job's items that have started, for the live page (labels included)."""
-    states, outcomes = dict(BulkItem.State.choices), dict(AuditEvent.Outcome.choices)
-    return [
-        {
-            "position": p,
-            "state": st,
-            "outcome": o,
-            "label": outcomes.get(o) or states[st],
-            "said": batch_api.answer_label(status, error),
-            "message": m,
-        }
-        for p, st, o, status, error, m in job.items.exclude(state=BulkItem.State.PENDING)
-        .order_by("position")
-        .values_list("position", "state", "outcome", "http_status", "error_name", "message")
-    ]
-
-
-def apps_with_key_status() -> QuerySet[BatchApp]:
-    """Active apps with who last set their keys and the last connection test's result."""
-    last_test = AuditEvent.objects.filter(app=OuterRef("pk"), kind=Kind.CONNECTION_TESTED).order_by("-id")
-    return (
-        apps_all()
-        .filter(archived_at__isnull=True)
-        .annotate(
-            last_test_at=Subquery(last_test.values("at")[:1]),
-            last_test_status=Subquery(last_test.values("http_status")[:1]),
-            last_test_error=Subquery(last_test.values("error_name")[:1]),
-        )
-    )

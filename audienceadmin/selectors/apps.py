@@ -1,0 +1,95 @@
+"""Reads about apps and users: which apps a user may act in, the apps pages, the operators."""
+
+from __future__ import annotations
+
+from django.contrib.auth import get_user_model
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+
+from audienceadmin import roles
+from audienceadmin.models import AuditEvent, BatchApp
+
+Kind = AuditEvent.Kind
+
+
+def apps_for_delete(*, user) -> QuerySet[BatchApp]:
+    """Active apps the user may delete audiences in: those open to every operator, and those
+    restricted to a list of operators that names the user (superusers: all)."""
+    return apps_open_to(user).filter(archived_at__isnull=True)
+
+
+def apps_open_to(user) -> QuerySet[BatchApp]:
+    """Apps, archived or not, that are not restricted to a list of operators leaving the user out."""
+    if user.is_superuser:
+        return BatchApp.objects.all()
+    restricted = BatchApp.allowed_operators.through.objects.filter(batchapp=OuterRef("pk"))
+    return BatchApp.objects.filter(~Exists(restricted) | Exists(restricted.filter(user=user)))
+
+
+def app_usable_by(app: BatchApp, user) -> bool:
+    return apps_for_delete(user=user).filter(pk=app.pk).exists()
+
+
+def may_delete_in(app: BatchApp, user) -> bool:
+    """The user has the permission to delete audiences, and the app is open to them."""
+    return user.has_perm(roles.DELETE_AUDIENCE) and app_usable_by(app, user)
+
+
+def apps_all() -> QuerySet[BatchApp]:
+    """Every app, with who last changed its keys (from the audit) and whom it is restricted to."""
+    last_key_event = AuditEvent.objects.filter(
+        app=OuterRef("pk"), kind__in=[Kind.APP_CREATED, Kind.APP_KEYS_CHANGED]
+    ).order_by("-id")
+    return (
+        BatchApp.objects.order_by("archived_at", "name")
+        .annotate(
+            keys_changed_by=Subquery(last_key_event.values("actor_username")[:1]),
+            keys_changed_at=Subquery(last_key_event.values("at")[:1]),
+        )
+        .prefetch_related("allowed_operators")
+    )
+
+
+def operators() -> QuerySet:
+    """Active users who may delete audiences (through a group or directly), for restricting apps."""
+    return (
+        get_user_model()
+        .objects.filter(is_active=True)
+        .filter(
+            Q(groups__permissions__codename=roles.DELETE_AUDIENCE_CODENAME)
+            | Q(user_permissions__codename=roles.DELETE_AUDIENCE_CODENAME)
+        )
+        .distinct()
+        .order_by("username")
+    )
+
+
+def apps_active() -> QuerySet[BatchApp]:
+    """Apps not archived: those whose keys may be changed or tested."""
+    return BatchApp.objects.filter(archived_at__isnull=True)
+
+
+def app_allowed_operators(app: BatchApp) -> QuerySet:
+    """The operators an app is restricted to (none: open to every operator)."""
+    return app.allowed_operators.all()
+
+
+def app_by_name(name: str) -> BatchApp | None:
+    return BatchApp.objects.filter(name=name).first()
+
+
+def apps_for_filter() -> list[BatchApp]:
+    return list(BatchApp.objects.order_by("name").only("pk", "name"))
+
+
+def apps_with_key_status() -> QuerySet[BatchApp]:
+    """Active apps with who last set their keys and the last connection test's result."""
+    last_test = AuditEvent.objects.filter(app=OuterRef("pk"), kind=Kind.CONNECTION_TESTED).order_by("-id")
+    return (
+        apps_all()
+        .filter(archived_at__isnull=True)
+        .annotate(
+            last_test_at=Subquery(last_test.values("at")[:1]),
+            last_test_status=Subquery(last_test.values("http_status")[:1]),
+            last_test_error=Subquery(last_test.values("error_name")[:1]),
+        )
+    )

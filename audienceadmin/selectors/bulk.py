@@ -1,0 +1,95 @@
+"""Reads about bulk jobs: the jobs a user may follow, a job's progress and items, its results."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from audienceadmin import wording
+from audienceadmin.models import AuditEvent, BulkItem, BulkJob
+from audienceadmin.selectors.apps import apps_open_to
+
+
+def bulk_jobs_for(*, user) -> QuerySet[BulkJob]:
+    """The bulk jobs a user may follow: those of apps open to them (archived since or not)."""
+    return BulkJob.objects.filter(app__in=apps_open_to(user)).select_related("app", "created_by", "cancelled_by")
+
+
+def bulk_jobs_recent(*, user, limit: int = 20) -> QuerySet[BulkJob]:
+    return bulk_jobs_for(user=user).order_by("-id")[:limit]
+
+
+def bulk_jobs_active(*, user) -> QuerySet[BulkJob]:
+    return bulk_jobs_for(user=user).filter(state__in=[BulkJob.State.QUEUED, BulkJob.State.RUNNING])[:10]
+
+
+@dataclass(frozen=True)
+class Progress:
+    state: str
+    state_label: str
+    total: int
+    done: int
+    deleted: int
+    rejected: int
+    failed: int
+    unknown: int
+    skipped: int
+    running: int
+
+    @property
+    def remaining(self) -> int:
+        return self.total - self.done - self.skipped
+
+    @property
+    def percent(self) -> int:
+        return round(100 * (self.done + self.skipped) / self.total) if self.total else 100
+
+
+def bulk_job_progress(job: BulkJob) -> Progress:
+    counts = job.items.aggregate(
+        total=Count("id"),
+        done=Count("id", filter=Q(state=BulkItem.State.DONE)),
+        skipped=Count("id", filter=Q(state=BulkItem.State.SKIPPED)),
+        running=Count("id", filter=Q(state=BulkItem.State.RUNNING)),
+        **{o: Count("id", filter=Q(outcome=o)) for o in AuditEvent.Outcome.values},
+    )
+    label = job.get_state_display()
+    if job.cancel_requested and job.is_active:
+        label += wording.CANCELLING
+    return Progress(state=job.state, state_label=label, **counts)
+
+
+def bulk_job_items(job: BulkJob) -> QuerySet[BulkItem]:
+    """The job's items, in the order they were listed."""
+    return job.items.order_by("position")
+
+
+def bulk_items_started(job: BulkJob) -> list[dict[str, Any]]:
+    """The job's items that have started, for the live page (labels included)."""
+    states, outcomes = dict(BulkItem.State.choices), dict(AuditEvent.Outcome.choices)
+    return [
+        {
+            "position": p,
+            "state": st,
+            "outcome": o,
+            "label": outcomes.get(o) or states[st],
+            "answer": wording.answer_label(status, error),
+            "message": m,
+        }
+        for p, st, o, status, error, m in job.items.exclude(state=BulkItem.State.PENDING)
+        .order_by("position")
+        .values_list("position", "state", "outcome", "http_status", "error_name", "message")
+    ]
+
+
+RESULTS_FIELDS = ("position", "audience", "state", "outcome", "http_status", "error_name", "message", "attempt")
+
+
+def bulk_job_results_rows(job: BulkJob) -> Iterator[tuple[Any, ...]]:
+    """The job's items and outcomes, for its results CSV (read in chunks: constant memory)."""
+    rows = bulk_job_items(job).values_list(*RESULTS_FIELDS).iterator(chunk_size=1000)
+    for position, audience, state, outcome, http_status, error_name, message, attempt in rows:
+        yield (position + 1, audience, state, outcome, http_status or "", error_name, message, attempt or "")

@@ -1,0 +1,70 @@
+"""The operations of Audience Admin, a module per sub-domain. Each writes its own audit events,
+where the action happens. Call sites use the names re-exported here: ``services.audience_delete(...)``.
+
+- ``deletion``: deleting one audience (the two audit events around the call), the sweep of attempts
+  whose process died;
+- ``apps``: adding, changing, archiving apps; their keys decrypted for a call; the connection test;
+- ``keys``: re-encrypting stored keys under the newest encryption key;
+- ``events``: security and app events; verifying the audit chain;
+- ``audiences``: reading from Batch (the audience browser, the impact preview);
+- ``bulk``: creating, cancelling and resuming bulk jobs (``audienceadmin.bulk_runner`` runs them).
+"""
+
+from audienceadmin.services.apps import (
+    ConnectionTest,
+    app_archive,
+    app_create,
+    app_credentials,
+    app_test_connection,
+    app_update,
+)
+from audienceadmin.services.audiences import PAGE_SIZE as AUDIENCE_PAGE_SIZE
+from audienceadmin.services.audiences import AudienceList, Preview, audience_list, audience_preview
+from audienceadmin.services.bulk import STALE_AFTER, bulk_job_cancel, bulk_job_create, bulk_jobs_resume
+from audienceadmin.services.deletion import (
+    BatchAnswer,
+    DeletionResult,
+    attempt_close_interrupted,
+    attempts_sweep,
+    attempts_sweep_now_and_then,
+    audience_delete,
+    audience_delete_prechecked,
+    job_client,
+    stale_attempt_age,
+    sweep_throttle_reset,
+)
+from audienceadmin.services.events import app_event_record, audit_log_verify, security_event_record
+from audienceadmin.services.keys import RotationReport, encryption_keys_rotate
+
+__all__ = [
+    "AUDIENCE_PAGE_SIZE",
+    "STALE_AFTER",
+    "AudienceList",
+    "BatchAnswer",
+    "ConnectionTest",
+    "DeletionResult",
+    "Preview",
+    "RotationReport",
+    "app_archive",
+    "app_create",
+    "app_credentials",
+    "app_event_record",
+    "app_test_connection",
+    "app_update",
+    "attempt_close_interrupted",
+    "attempts_sweep",
+    "attempts_sweep_now_and_then",
+    "audience_delete",
+    "audience_delete_prechecked",
+    "audience_list",
+    "audience_preview",
+    "audit_log_verify",
+    "bulk_job_cancel",
+    "bulk_job_create",
+    "bulk_jobs_resume",
+    "encryption_keys_rotate",
+    "job_client",
+    "security_event_record",
+    "stale_attempt_age",
+    "sweep_throttle_reset",
+]

@@ -1,0 +1,141 @@
+"""Batch apps: adding, changing and archiving them (audited, never with the keys), their stored keys
+decrypted for a call, and the connection test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from audienceadmin import batch_api, wording
+from audienceadmin.fields import DecryptionError
+from audienceadmin.models import AuditEvent, BatchApp, key_hint
+from audienceadmin.services.events import Actor, actor_fields, app_event_record
+
+Kind = AuditEvent.Kind
+
+
+def _access_description(users: Iterable[AbstractBaseUser]) -> str:
+    return wording.access_description(u.get_username() for u in users)
+
+
+@transaction.atomic
+def app_create(
+    *,
+    actor: Actor,
+    name: str,
+    api_key: str,
+    rest_api_key: str,
+    ip: str | None,
+    allowed_operators: Iterable[AbstractBaseUser] = (),
+) -> BatchApp:
+    app = BatchApp.objects.create(
+        name=name,
+        api_key=api_key,
+        rest_api_key=rest_api_key,
+        api_key_hint=key_hint(api_key),
+        rest_api_key_hint=key_hint(rest_api_key),
+    )
+    operators = list(allowed_operators)
+    app.allowed_operators.set(operators)
+    app_event_record(Kind.APP_CREATED, actor=actor, app=app, ip=ip, message=_access_description(operators))
+    return app
+
+
+@transaction.atomic
+def app_update(
+    *,
+    actor: Actor,
+    app: BatchApp,
+    name: str,
+    api_key: str = "",
+    rest_api_key: str = "",
+    ip: str | None,
+    allowed_operators: Iterable[AbstractBaseUser] | None = None,
+) -> BatchApp:
+    """Rename, replace keys, restrict access. An empty key means "keep the stored one";
+    ``allowed_operators=None`` leaves access as it is."""
+    app = BatchApp.objects.select_for_update().get(pk=app.pk)
+    if name != app.name:
+        old_name = app.name
+        app.name = name
+        app.save(update_fields=["name"])
+        app_event_record(Kind.APP_RENAMED, actor=actor, app=app, ip=ip, message=wording.renamed_from(old_name))
+    changed: list[str] = []
+    fields: list[str] = []
+    if api_key:
+        app.api_key, app.api_key_hint = api_key, key_hint(api_key)
+        changed.append(wording.API_KEY_LABEL)
+        fields += ["api_key", "api_key_hint"]
+    if rest_api_key:
+        app.rest_api_key, app.rest_api_key_hint = rest_api_key, key_hint(rest_api_key)
+        changed.append(wording.REST_API_KEY_LABEL)
+        fields += ["rest_api_key", "rest_api_key_hint"]
+    if fields:
+        app.save(update_fields=fields)
+        app_event_record(Kind.APP_KEYS_CHANGED, actor=actor, app=app, ip=ip, message=wording.keys_replaced(changed))
+    if allowed_operators is not None:
+        operators = list(allowed_operators)
+        if {u.pk for u in operators} != set(app.allowed_operators.values_list("pk", flat=True)):
+            app.allowed_operators.set(operators)
+            app_event_record(
+                Kind.APP_ACCESS_CHANGED, actor=actor, app=app, ip=ip, message=_access_description(operators)
+            )
+    return app
+
+
+@transaction.atomic
+def app_archive(*, actor: Actor, app: BatchApp, ip: str | None) -> BatchApp:
+    app = BatchApp.objects.select_for_update().get(pk=app.pk)
+    if app.archived_at is None:
+        app.archived_at = timezone.now()
+        app.save(update_fields=["archived_at"])
+        app_event_record(Kind.APP_ARCHIVED, actor=actor, app=app, ip=ip)
+    return app
+
+
+def app_credentials(app: BatchApp) -> batch_api.Credentials:
+    """Decrypt the app's current keys (raises DecryptionError if the configured keys cannot)."""
+    api_key, rest_api_key = BatchApp.objects.filter(pk=app.pk).values_list("api_key", "rest_api_key").get()
+    return batch_api.Credentials(api_key=api_key, rest_api_key=rest_api_key)
+
+
+@dataclass(frozen=True)
+class ConnectionTest:
+    ok: bool
+    message: str
+
+
+def app_test_connection(*, actor: Actor, app: BatchApp, ip: str | None) -> ConnectionTest:
+    """Call Batch's list route with the stored keys (read-only) and say whether they work."""
+    status: int | None = None
+    error_name = error_code = batch_message = ""
+    try:
+        credentials = app_credentials(app)
+        response = batch_api.get_client().list_audiences(credentials, limit=1)
+    except DecryptionError:
+        result = ConnectionTest(False, wording.connection_undecryptable(app.name))
+    except batch_api.BatchApiError as exc:
+        status, error_name, error_code, batch_message = exc.http_status, exc.name, exc.code, exc.message
+        result = ConnectionTest(False, wording.connection_refused(app.name, status, exc.name))
+    except batch_api.BatchError as exc:
+        status, error_name, error_code, batch_message = exc.http_status, exc.name, exc.code, exc.message
+        result = ConnectionTest(False, wording.connection_unavailable(app.name, exc.reason, status))
+    else:
+        result = ConnectionTest(True, wording.connection_works(app.name, response.status))
+    outcome = wording.CONNECTION_OK if result.ok else wording.CONNECTION_FAILED
+    AuditEvent.objects.create(
+        kind=Kind.CONNECTION_TESTED,
+        app=app,
+        app_name=app.name,
+        ip=ip,
+        http_status=status if not result.ok else 200,
+        error_name=error_name,
+        error_code=error_code,
+        message=outcome + (f": {batch_message}" if batch_message else ""),
+        **actor_fields(actor, ""),
+    )
+    return result

@@ -1,0 +1,71 @@
+"""Bulk jobs: creating one (its items, its audit event, its task), cancelling it, and queueing again
+the jobs whose worker died. The job itself runs in ``audienceadmin.bulk_runner``."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from audienceadmin import selectors, tasks, wording
+from audienceadmin.models import AuditEvent, BatchApp, BulkItem, BulkJob
+from audienceadmin.names import bulk_names_check
+from audienceadmin.services.events import app_event_record
+
+# A running job whose heartbeat is older than this has lost its worker: it may be run again.
+STALE_AFTER = timedelta(seconds=60)
+
+
+def bulk_job_create(*, actor: AbstractBaseUser, app: BatchApp, names: list[str], ip: str | None = None) -> BulkJob:
+    if not selectors.may_delete_in(app, actor):
+        raise PermissionDenied(wording.MAY_NOT_DELETE)
+    report = bulk_names_check("\n".join(names))
+    if report.invalid or not report.valid or report.too_many:
+        raise ValidationError(wording.BULK_LIST_INVALID)
+    with transaction.atomic():
+        job = BulkJob.objects.create(app=app, created_by=actor, concurrency=max(1, settings.BULK_CONCURRENCY))
+        BulkItem.objects.bulk_create(
+            BulkItem(job=job, position=i, audience=name) for i, name in enumerate(report.valid)
+        )
+        _audit_job(
+            AuditEvent.Kind.BULK_QUEUED, actor=actor, job=job, ip=ip, message=wording.bulk_job_size(len(report.valid))
+        )
+        transaction.on_commit(lambda: tasks.bulk_job_task.enqueue(job_id=job.pk))
+    return job
+
+
+def bulk_job_cancel(*, actor: AbstractBaseUser, job: BulkJob, ip: str | None = None) -> BulkJob:
+    """Items not yet started are not attempted; items in flight finish and are recorded."""
+    with transaction.atomic():
+        first = BulkJob.objects.filter(pk=job.pk, cancel_requested=False, finished_at__isnull=True).update(
+            cancel_requested=True, cancelled_by=actor
+        )
+        if first:  # audited once, and only if there was something left to cancel
+            _audit_job(AuditEvent.Kind.BULK_CANCELLED, actor=actor, job=job, ip=ip)
+        claimed = BulkJob.objects.filter(pk=job.pk, state=BulkJob.State.QUEUED).update(
+            state=BulkJob.State.CANCELLED, finished_at=timezone.now()
+        )
+        if claimed:  # never started: nothing is in flight
+            job.items.filter(state=BulkItem.State.PENDING).update(state=BulkItem.State.SKIPPED)
+    job.refresh_from_db()
+    return job
+
+
+def _audit_job(kind: str, *, actor: AbstractBaseUser, job: BulkJob, ip: str | None, message: str = "") -> None:
+    text = wording.bulk_job_event(job.pk, message)
+    app_event_record(kind, actor=actor, app=job.app, ip=ip, message=text, details={"job": job.pk})
+
+
+def bulk_jobs_resume() -> int:
+    """Queue again the active jobs whose worker stopped beating (died). Returns how many."""
+    stale = timezone.now() - STALE_AFTER
+    jobs = BulkJob.objects.filter(state=BulkJob.State.RUNNING, heartbeat_at__lt=stale)
+    count = 0
+    for job in jobs:
+        tasks.bulk_job_task.enqueue(job_id=job.pk)
+        count += 1
+    return count

@@ -1,0 +1,293 @@
+"""Deleting an audience: the two audit events of an attempt around the call to Batch, and the sweep
+that closes attempts whose process died between them."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from audienceadmin import batch_api, names, selectors, wording
+from audienceadmin.fields import DecryptionError
+from audienceadmin.models import AuditEvent, BatchApp, BulkItem
+from audienceadmin.services.apps import app_credentials
+from audienceadmin.services.events import Actor, actor_fields, security_event_record
+
+# The logger's name is what log filters and alerts know: it stays that of the module before the split.
+logger = logging.getLogger("audienceadmin.services")
+Outcome = AuditEvent.Outcome
+Kind = AuditEvent.Kind
+BatchClient = batch_api.BatchClient
+Credentials = batch_api.Credentials
+
+
+@dataclass(frozen=True)
+class BatchAnswer:
+    """What one delete call to Batch came to, before it is recorded."""
+
+    outcome: str
+    reason: str
+    tries: int
+    http_status: int | None = None
+    error_name: str = ""
+    error_code: str = ""
+    batch_message: str = ""
+
+
+@dataclass(frozen=True)
+class DeletionResult:
+    attempt: uuid.UUID
+    outcome: str
+    app_name: str
+    audience: str
+    http_status: int | None = None
+    error_name: str = ""
+    error_code: str = ""
+    batch_message: str = ""
+    reason: str = ""
+    tries: int = 0
+    duration_ms: int = 0
+    recorded: bool = True  # False: the *completed* event could not be written
+
+    @property
+    def deleted(self) -> bool:
+        return self.outcome == Outcome.DELETED
+
+    @property
+    def message(self) -> str:
+        return wording.describe_deletion(self)
+
+
+def audience_delete(
+    *,
+    actor: Actor,
+    app: BatchApp,
+    name: str,
+    ip: str | None,
+    source: str = AuditEvent.Source.WEB,
+    actor_label: str = "",
+    client: BatchClient | None = None,
+    details: dict[str, Any] | None = None,
+) -> DeletionResult:
+    """Delete audience ``name`` of ``app`` in Batch, auditing the attempt before and after.
+
+    The *requested* event is committed before Batch is called; if it cannot be written, nothing is
+    sent. A Batch-side failure is an outcome, not an exception: the *completed* event and the
+    returned result say what Batch answered, and only a 2xx answer counts as ``deleted``.
+    ``details`` (the impact preview, a bulk job id) goes into the *requested* event.
+    """
+    if not names.is_valid(name):
+        raise ValidationError(wording.INVALID_NAME, code="invalid_name")
+    app = BatchApp.objects.get(pk=app.pk)  # its current name and state, not a stale copy
+    if app.is_archived:
+        raise ValidationError(wording.app_archived(app.name), code="archived")
+    if actor is not None and not selectors.may_delete_in(app, actor):
+        security_event_record(
+            kind=Kind.PERMISSION_DENIED,
+            actor=actor,
+            ip=ip,
+            app=app,
+            audience=name,
+            message=wording.MAY_NOT_DELETE_AUDITED,
+        )
+        raise PermissionDenied(wording.MAY_NOT_DELETE)
+
+    return audience_delete_prechecked(
+        actor=actor, app=app, name=name, ip=ip, source=source, actor_label=actor_label, client=client, details=details
+    )
+
+
+def audience_delete_prechecked(
+    *,
+    actor: Actor,
+    app: BatchApp,
+    name: str,
+    ip: str | None,
+    source: str,
+    actor_label: str = "",
+    client: BatchClient | None = None,
+    details: dict[str, Any] | None = None,
+    credentials: Credentials | None = None,
+    bulk_item: int | None = None,
+) -> DeletionResult:
+    """``audience_delete`` for a caller that has already made its checks: a bulk job checks the
+    name, the app and the permission once (and again at every heartbeat) and decrypts the keys
+    once, not per item.
+
+    The *requested* event is written in a durable transaction: called inside a transaction of its
+    own, this raises ``RuntimeError`` before anything is sent, because Batch must never be called
+    while that event could still be rolled back.
+
+    ``bulk_item``: the job item's state changes commit with the audit events, so an item is
+    *running* exactly when its request was recorded, and *done* exactly when its outcome was."""
+    attempt = uuid.uuid4()
+    common = {
+        "attempt": attempt,
+        "source": source,
+        "app": app,
+        "app_name": app.name,
+        "ip": ip,
+        "audience": name,
+        **actor_fields(actor, actor_label or source),
+    }
+    with transaction.atomic(durable=True):  # committed here, or nothing is sent
+        AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, details=details or {}, **common)
+        if bulk_item is not None:
+            BulkItem.objects.filter(pk=bulk_item).update(state=BulkItem.State.RUNNING, attempt=attempt)
+
+    started = time.monotonic()
+    answer = _call_batch(app, name, client or batch_api.get_client(), credentials)
+    duration_ms = round((time.monotonic() - started) * 1000)
+    recorded = _complete(
+        common,
+        bulk_item,
+        outcome=answer.outcome,
+        http_status=answer.http_status,
+        error_name=answer.error_name,
+        error_code=answer.error_code,
+        message=answer.batch_message or wording.reason_text(answer.reason),
+        tries=answer.tries,
+        duration_ms=duration_ms,
+    )
+    logger.info(
+        "audience %s in app %s: %s",
+        name,
+        app.name,
+        answer.outcome,
+        extra={"app": app.name, "audience": name, "outcome": answer.outcome, "attempt": attempt},
+    )
+    return DeletionResult(
+        attempt=attempt,
+        outcome=answer.outcome,
+        app_name=app.name,
+        audience=name,
+        http_status=answer.http_status,
+        error_name=answer.error_name,
+        error_code=answer.error_code,
+        batch_message=answer.batch_message,
+        reason=answer.reason,
+        tries=answer.tries,
+        duration_ms=duration_ms,
+        recorded=recorded,
+    )
+
+
+def _complete(common: dict[str, Any], bulk_item: int | None, **outcome: Any) -> bool:
+    """Write the *completed* event. False if it could not be written: one exists already (a sweep
+    closed the attempt) or the database failed; Batch's answer is then logged, not lost."""
+    try:
+        with transaction.atomic():
+            AuditEvent.objects.create(kind=Kind.DELETE_COMPLETED, **common, **outcome)
+            if bulk_item is not None:
+                BulkItem.objects.filter(pk=bulk_item).update(
+                    state=BulkItem.State.DONE,
+                    finished_at=timezone.now(),
+                    outcome=outcome["outcome"],
+                    http_status=outcome.get("http_status"),
+                    error_name=outcome.get("error_name", ""),
+                    message=wording.bulk_item_message(outcome["outcome"], outcome.get("message", ""))[:1000],
+                )
+    except DatabaseError as exc:
+        logger.error(
+            "Could not record the outcome of attempt %s (%s, audience %s, app %s): %s",
+            common["attempt"],
+            outcome.get("outcome"),
+            common["audience"],
+            common["app_name"],
+            "already closed by the sweep" if isinstance(exc, IntegrityError) else type(exc).__name__,
+        )
+        return False
+    return True
+
+
+def _call_batch(app: BatchApp, name: str, client: BatchClient, credentials: Credentials | None) -> BatchAnswer:
+    try:
+        credentials = credentials or app_credentials(app)
+    except DecryptionError:
+        return BatchAnswer(Outcome.FAILED, reason="undecryptable_keys", tries=0)
+    try:
+        response = client.delete_audience(credentials, name)
+    except batch_api.BatchApiError as exc:
+        return _from_error(Outcome.REJECTED, exc)
+    except batch_api.BatchUnavailable as exc:
+        return _from_error(Outcome.FAILED, exc)
+    except batch_api.OutcomeUnknown as exc:
+        return _from_error(Outcome.UNKNOWN, exc)
+    return BatchAnswer(Outcome.DELETED, reason="deleted", tries=response.tries, http_status=response.status)
+
+
+def _from_error(outcome: str, exc: batch_api.BatchError) -> BatchAnswer:
+    return BatchAnswer(
+        outcome,
+        reason=exc.reason,
+        tries=exc.tries,
+        http_status=exc.http_status,
+        error_name=exc.name,
+        error_code=exc.code,
+        batch_message=exc.message,
+    )
+
+
+def job_client(client: BatchClient | None = None) -> BatchClient:
+    """A client for one bulk job: a 429 or 503 seen by any of its threads pauses them all."""
+    client = client or batch_api.get_client()
+    return client.with_gate(client.new_gate())
+
+
+# --- attempts whose process died ------------------------------------------------------------------
+
+
+def stale_attempt_age() -> timedelta:
+    """After this long without a *completed* event, an attempt's process cannot still be waiting
+    for Batch: the client gives up at the deadline (plus one connect timeout)."""
+    return timedelta(
+        seconds=settings.BATCH_API_DEADLINE + settings.BATCH_API_CONNECT_TIMEOUT + settings.AUDIT_SWEEP_GRACE
+    )
+
+
+_last_sweep = 0.0  # when this process's history page last swept (time.monotonic())
+
+
+def sweep_throttle_reset() -> None:
+    """Forget when the history page last swept, so that its next visit sweeps (tests use it)."""
+    global _last_sweep
+    _last_sweep = 0.0
+
+
+def attempts_sweep_now_and_then(every: float = 60.0) -> None:
+    """The history page's sweep of the last day, at most once a minute per process."""
+    global _last_sweep
+    if time.monotonic() - _last_sweep >= every:
+        _last_sweep = time.monotonic()
+        attempts_sweep(window=timedelta(days=1))
+
+
+def attempts_sweep(*, window: timedelta | None = None) -> int:
+    """Close attempts whose process died between *requested* and *completed* with outcome
+    ``unknown``. ``window`` limits the look-back (the history page sweeps the last day; the
+    ``sweep_attempts`` command, everything). Returns how many were closed."""
+    now = timezone.now()
+    requested = AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED, at__lt=now - stale_attempt_age())
+    if window is not None:
+        requested = requested.filter(at__gte=now - window)
+    completed = AuditEvent.objects.filter(kind=Kind.DELETE_COMPLETED, attempt=OuterRef("attempt"))
+    closed = 0
+    for event in requested.filter(~Exists(completed)).order_by("id").iterator():
+        closed += attempt_close_interrupted(event)
+    return closed
+
+
+def attempt_close_interrupted(requested: AuditEvent, *, bulk_item: int | None = None) -> bool:
+    """Give a *requested* event whose process died its *completed* event: outcome unknown."""
+    fields = ("attempt", "source", "actor_id", "actor_username", "app_id", "app_name", "ip", "audience")
+    common = {f: getattr(requested, f) for f in fields}
+    return _complete(common, bulk_item, outcome=Outcome.UNKNOWN, message=wording.INTERRUPTED)

@@ -1,0 +1,37 @@
+"""Outcome badges and Batch's answer, as every page shows them.
+
+``outcome_badge`` is the one place the badge's markup is written: the history rows, the pages'
+templates (``{% outcome_badge kind label %}``) and the bulk job's progress JSON (which the page's
+script puts in place as it is) all take it from here.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from django import template
+from django.utils.safestring import SafeString, mark_safe
+
+from audienceadmin import wording
+
+register = template.Library()
+
+
+@register.simple_tag
+def outcome_badge(kind: str, label: str) -> SafeString:
+    """``kind``: an outcome (deleted, rejected, failed, unknown) or a state (pending, running, skipped)."""
+    return mark_safe(f'<span class="outcome outcome-{escape(kind)}">{escape(label)}</span>')  # noqa: S308 - escaped
+
+
+@register.simple_tag
+def connection_test_badge(http_status: int | None, error_name: str) -> SafeString:
+    """The last connection test of an app: OK, or what Batch answered."""
+    if http_status == 200:
+        return outcome_badge("deleted", "OK")
+    return outcome_badge("failed", (error_name or "failed") + (f" ({http_status})" if http_status else ""))
+
+
+@register.simple_tag
+def batch_answer(http_status: int | None, error_name: str) -> str:
+    """What Batch answered: "HTTP 503 MAINTENANCE_ERROR", "HTTP 200", or ""."""
+    return wording.answer_label(http_status, error_name)

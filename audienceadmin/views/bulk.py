@@ -1,0 +1,113 @@
+"""Bulk deletion: the list (pasted, uploaded or picked), its review, the job page and its live
+progress, the results CSV, cancelling."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from audienceadmin import csv_export, roles, selectors, services
+from audienceadmin.access import client_ip, permission_required
+from audienceadmin.forms import BulkConfirmForm, BulkNamesForm
+from audienceadmin.names import bulk_names_check
+from audienceadmin.templatetags.outcomes import outcome_badge
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(roles.DELETE_AUDIENCE)
+def bulk_new(request: HttpRequest) -> HttpResponse:
+    """Paste, upload or pick names; a valid POST shows the validation report with the confirmation."""
+    apps = selectors.apps_for_delete(user=request.user)
+    data = request.POST.copy() if request.method == "POST" else None
+    if data is not None and "picked" in data:  # from the audience browser's checkboxes
+        data["names"] = "\n".join(data.getlist("picked"))
+    form = BulkNamesForm(data, request.FILES or None, apps=apps)
+    if data is not None and form.is_valid():
+        report = form.cleaned_data["report"]
+        confirm = BulkConfirmForm(
+            initial={"app": form.cleaned_data["app"], "names": "\n".join(report.valid)}, apps=apps
+        )
+        return render(
+            request,
+            "audienceadmin/bulk_review.html",
+            {"report": report, "app": form.cleaned_data["app"], "form": confirm},
+        )
+    jobs = selectors.bulk_jobs_recent(user=request.user)
+    return render(request, "audienceadmin/bulk_new.html", {"form": form, "jobs": jobs})
+
+
+@require_POST
+@permission_required(roles.DELETE_AUDIENCE)
+def bulk_confirm(request: HttpRequest) -> HttpResponse:
+    apps = selectors.apps_for_delete(user=request.user)
+    form = BulkConfirmForm(request.POST, apps=apps)
+    if not form.is_valid():
+        if "app" in form.errors or "names" in form.errors:
+            messages.error(request, "That bulk request was not valid; nothing was started.")
+            return redirect("bulk_new")
+        report = bulk_names_check("\n".join(form.cleaned_data["name_list"]))
+        context = {"report": report, "app": form.cleaned_data["app"], "form": form}
+        return render(request, "audienceadmin/bulk_review.html", context, status=400)
+    try:
+        job = services.bulk_job_create(
+            actor=request.user,
+            app=form.cleaned_data["app"],
+            names=form.cleaned_data["name_list"],
+            ip=client_ip(request),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("bulk_new")
+    count = selectors.bulk_job_items(job).count()
+    messages.success(request, f"Bulk job {job.pk} queued: {count} audiences of app “{job.app.name}”.")
+    return redirect("bulk_job", job.pk)
+
+
+@require_GET
+@permission_required(roles.DELETE_AUDIENCE)
+def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
+    services.bulk_jobs_resume()  # a job whose worker died is queued again
+    return render(
+        request,
+        "audienceadmin/bulk_job.html",
+        {"job": job, "progress": selectors.bulk_job_progress(job), "items": selectors.bulk_job_items(job)},
+    )
+
+
+@require_GET
+@permission_required(roles.DELETE_AUDIENCE)
+def bulk_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
+    """Polled by the job page (static/audienceadmin/bulk.js) to update the bar and the rows; each
+    item carries its badge as the page renders it, which the script puts in place."""
+    job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
+    progress = selectors.bulk_job_progress(job)
+    items = selectors.bulk_items_started(job)
+    for item in items:
+        item["badge"] = outcome_badge(item["outcome"] or item["state"], item["label"])
+    return JsonResponse(
+        {**dataclasses.asdict(progress), "remaining": progress.remaining, "percent": progress.percent, "items": items}
+    )
+
+
+@require_GET
+@permission_required(roles.DELETE_AUDIENCE)
+def bulk_job_results(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
+    return csv_export.response(
+        selectors.RESULTS_FIELDS, selectors.bulk_job_results_rows(job), filename=f"bulk-job-{job.pk}.csv"
+    )
+
+
+@require_POST
+@permission_required(roles.DELETE_AUDIENCE)
+def bulk_job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
+    job = services.bulk_job_cancel(actor=request.user, job=job, ip=client_ip(request))
+    messages.warning(request, "Cancelling: audiences not yet started will not be deleted.")
+    return redirect("bulk_job", job.pk)

@@ -1,0 +1,82 @@
+"""Deleting one audience: pick an app and a name, confirm on a page that shows Batch's impact
+preview, then the service deletes and audits; the operator lands on the history with a message."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import messages
+from django.core import signing
+from django.db import DatabaseError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods, require_POST
+
+from audienceadmin import roles, selectors, services
+from audienceadmin.access import client_ip, permission_required
+from audienceadmin.forms import ConfirmDeleteForm, DeleteAudienceForm
+from audienceadmin.models import AuditEvent, BatchApp
+
+# The logger's name is what log filters and alerts know: it stays that of the module before the split.
+logger = logging.getLogger("audienceadmin.views")
+OUTCOME_LEVEL = {
+    AuditEvent.Outcome.DELETED: messages.SUCCESS,
+    AuditEvent.Outcome.REJECTED: messages.ERROR,
+    AuditEvent.Outcome.FAILED: messages.ERROR,
+    AuditEvent.Outcome.UNKNOWN: messages.WARNING,
+}
+PREVIEW_SALT = "audienceadmin.preview"
+
+
+@require_http_methods(["GET", "POST"])
+@permission_required(roles.DELETE_AUDIENCE)
+def audience_delete(request: HttpRequest) -> HttpResponse:
+    """Step 1: pick an app and a name. A valid POST (or a GET from the audience browser's
+    "Delete…" link, with app and name) shows the confirmation page (step 2)."""
+    apps = selectors.apps_for_delete(user=request.user)
+    data = request.POST if request.method == "POST" else (request.GET if "name" in request.GET else None)
+    form = DeleteAudienceForm(data, apps=apps)
+    if data is not None and form.is_valid():
+        return _confirmation(request, form.cleaned_data["app"], form.cleaned_data["name"])
+    return render(request, "audienceadmin/delete_form.html", {"form": form, "apps": apps}, status=200)
+
+
+def _confirmation(
+    request: HttpRequest, app: BatchApp, name: str, form: ConfirmDeleteForm | None = None, status: int = 200
+) -> HttpResponse:
+    """The confirmation page, with Batch's impact preview (also sealed into the form for the audit)."""
+    preview = services.audience_preview(app=app, name=name)
+    token = signing.dumps(preview.as_details(), salt=PREVIEW_SALT)
+    if form is None:
+        form = ConfirmDeleteForm(initial={"app": app, "name": name}, apps=selectors.apps_for_delete(user=request.user))
+    context = {"form": form, "app": app, "name": name, "preview": preview, "preview_token": token}
+    return render(request, "audienceadmin/delete_confirm.html", context, status=status)
+
+
+@require_POST
+@permission_required(roles.DELETE_AUDIENCE)
+def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
+    """Step 3: the name was typed again; call Batch, say what happened, redirect."""
+    form = ConfirmDeleteForm(request.POST, apps=selectors.apps_for_delete(user=request.user))
+    if not form.is_valid():
+        if "app" in form.errors or "name" in form.errors:
+            messages.error(request, "That deletion request was not valid; nothing was deleted.")
+            return redirect("audience_delete")
+        return _confirmation(request, form.cleaned_data["app"], form.cleaned_data["name"], form=form, status=400)
+    try:
+        preview = signing.loads(form.cleaned_data["preview"], salt=PREVIEW_SALT, max_age=3600)
+    except signing.BadSignature:
+        preview = {"missing": True}  # expired or altered: the audit says there was none
+    try:
+        result = services.audience_delete(
+            actor=request.user,
+            app=form.cleaned_data["app"],
+            name=form.cleaned_data["name"],
+            ip=client_ip(request),
+            details={"preview": preview},
+        )
+    except DatabaseError:
+        logger.exception("Could not record a deletion request; nothing was sent to Batch")
+        return render(request, "audienceadmin/audit_unavailable.html", form.cleaned_data, status=503)
+    messages.add_message(request, OUTCOME_LEVEL[result.outcome], result.message)
+    return redirect("history")

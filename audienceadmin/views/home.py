@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from audienceadmin import roles, selectors
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    """What this user can do here: quick actions, their apps' key status, recent deletions."""
+    user = request.user
+    context: dict[str, Any] = {}
+    if user.has_perm(roles.VIEW_AUDIT):
+        context["recent"] = selectors.recent_attempts()
+        context["verification"] = selectors.last_verification()
+    if user.has_perm(roles.DELETE_AUDIENCE):
+        context["my_apps"] = selectors.apps_for_delete(user=user)
+        context["active_jobs"] = selectors.bulk_jobs_active(user=user)
+    if user.has_perm(roles.VIEW_APPS):
+        context["key_apps"] = selectors.apps_with_key_status()
+    return render(request, "audienceadmin/home.html", context)

@@ -1,0 +1,284 @@
+"""What operators read about outcomes, in one place: a copy change never touches logic.
+
+Services, the bulk runner and the pages take their sentences from here. Functions take plain
+values (names, statuses, reasons), never a request or a model, so any caller can use them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+from audienceadmin import batch_api
+from audienceadmin.models import AuditEvent
+
+if TYPE_CHECKING:
+    from audienceadmin.services.deletion import DeletionResult
+
+Outcome = AuditEvent.Outcome
+
+# --- what Batch answered ------------------------------------------------------------------------
+
+# What the audit's message column says when Batch sent no message of its own (keyed by the
+# client's reason for an outcome).
+REASONS = {
+    "deleted": "",
+    "undecryptable_keys": "the app's stored keys cannot be decrypted; nothing was sent to Batch",
+    "timeout": "no answer before the read timeout",
+    "connection_lost": "connection lost after the request was sent",
+    "gateway_timeout": "a proxy timed out waiting for Batch",
+    "connect": "could not connect to Batch",
+    "tls": "TLS handshake with Batch failed",
+    "invalid_request": "the request could not be made (check BATCH_API_URL)",
+    "redirect": "Batch answered with an unexpected redirect",
+    "http": "Batch answered with an error",
+    "rejected": "Batch rejected the request",
+}
+
+
+def reason_text(reason: str) -> str:
+    """A reason in words (an unknown reason is shown as it is)."""
+    return REASONS.get(reason, reason)
+
+
+def answer_label(status: int | None, error_name: str) -> str:
+    """How the pages name an answer from Batch: "HTTP 503 MAINTENANCE_ERROR", "HTTP 200", or ""."""
+    return batch_api.answer_label(status, error_name)
+
+
+def batch_answer_sentence(status: int | None, error_name: str, message: str = "") -> str:
+    """ " Batch said: HTTP 503 MAINTENANCE_ERROR — its message.", or "": appended to a message."""
+    label = answer_label(status, error_name)
+    if not label:
+        return ""
+    return f" Batch said: {label}" + (f" — {message.rstrip('.')}" if message else "") + "."
+
+
+# --- a deletion's outcome -------------------------------------------------------------------------
+
+NOT_RECORDED_WARNING = (
+    " Warning: this outcome could not be written to the audit trail (database error); "
+    "the history will show the attempt as interrupted."
+)
+
+
+def describe_deletion(result: DeletionResult) -> str:
+    """One paragraph for the operator: what happened, and what to do next."""
+    app, audience = f"“{result.app_name}”", f"“{result.audience}”"
+    said = (
+        batch_answer_sentence(result.http_status, result.error_name, result.batch_message) if result.http_status else ""
+    )
+    tries = f" ({result.tries} tries)" if result.tries > 1 else ""
+
+    text = _describe_outcome(result, app, audience, said, tries)
+    if not result.recorded:
+        text += NOT_RECORDED_WARNING
+    return text
+
+
+def _describe_outcome(result: DeletionResult, app: str, audience: str, said: str, tries: str) -> str:
+    if result.outcome == Outcome.DELETED:
+        return f"Audience {audience} was deleted from app {app}."
+    if result.outcome == Outcome.REJECTED:
+        return _describe_rejection(result, app, audience) + said
+    if result.outcome == Outcome.FAILED:
+        return _describe_failure(result, app, audience, said, tries)
+    return (
+        f"The outcome is unknown: the request to delete {audience} from app {app} was sent, but "
+        f"{REASONS.get(result.reason, 'no answer came back')}. Batch may or may not have deleted "
+        "it. Check whether the audience still exists in Batch before trying again." + said
+    )
+
+
+def _describe_rejection(result: DeletionResult, app: str, audience: str) -> str:
+    status = result.http_status
+    if status == 401 or result.error_name == "AUTHENTICATION_INVALID":
+        return (
+            f"Batch rejected the keys of app {app}: the REST API key or the API key is wrong "
+            "or was revoked. Nothing was deleted. A key administrator should check the app's keys."
+        )
+    if status == 403 or result.error_name == "API_MISUSE":
+        return (
+            f"Batch refused this request for app {app} (not allowed with these keys). "
+            "Nothing was deleted. A key administrator should check that the REST API key "
+            "may manage custom audiences for this app."
+        )
+    if status == 404 or result.error_name == "ROUTE_NOT_FOUND":
+        return (
+            f"Batch has no audience {audience} in app {app}. Nothing was deleted. It may have "
+            "been deleted already, or the name differs (names are case-sensitive)."
+        )
+    if status == 429:
+        return "Batch is rate-limiting requests. Nothing was deleted. Wait a minute, then try again."
+    return (
+        f"Batch rejected the request to delete {audience} from app {app} as invalid. "
+        "Nothing was deleted. Check the audience name; if it is right, report this error."
+    )
+
+
+def _describe_failure(result: DeletionResult, app: str, audience: str, said: str, tries: str) -> str:
+    if result.reason == "undecryptable_keys":
+        return (
+            f"The stored keys of app {app} cannot be decrypted with the configured "
+            "FIELD_ENCRYPTION_KEYS. Nothing was sent to Batch and nothing was deleted. "
+            "An administrator must restore the encryption key, or re-enter the app's keys."
+        )
+    if result.reason in ("connect", "tls", "invalid_request"):
+        return (
+            f"Could not reach Batch{tries}: {REASONS[result.reason]}. Nothing was sent, so "
+            f"audience {audience} was not deleted. Try again later; if it persists, check the "
+            "network and BATCH_API_URL."
+        )
+    if result.http_status == 503:
+        what = f"Batch is in maintenance or temporarily unavailable{tries}: audience {audience} was not deleted"
+    elif result.http_status == 429:
+        what = f"Batch kept rate-limiting the request{tries}: audience {audience} was not deleted"
+    else:
+        what = (
+            f"Batch kept answering with a server error{tries} and did not confirm the deletion of "
+            f"{audience}: it was most likely not deleted"
+        )
+    return f"{what} from app {app}. Try again in a few minutes." + said
+
+
+# --- audience names -------------------------------------------------------------------------------
+
+NAME_RULE = "Letters A–Z and a–z, digits, “_” and “-” only; 1 to 255 characters; case-sensitive."
+NAME_NOT_ALLOWED_SHORT = "has characters Batch does not allow"
+
+
+def name_too_long(length: int, most: int) -> str:
+    return f"This name is {length} characters long; Batch allows at most {most}."
+
+
+def name_too_long_short(most: int) -> str:
+    return f"longer than {most} characters"
+
+
+def name_not_allowed(name: str, bad_characters: list[str]) -> str:
+    shown = ", ".join("a space" if c == " " else f"“{c}”" for c in bad_characters[:5])
+    return (
+        f"“{name[:60]}” is not a valid audience name: Batch does not allow {shown}. "
+        "Use only letters, digits, “_” and “-”."
+    )
+
+
+# --- refusals before anything is sent ---------------------------------------------------------------
+
+INVALID_NAME = "Invalid audience name."
+MAY_NOT_DELETE = "You may not delete audiences in this app."
+MAY_NOT_DELETE_AUDITED = "delete refused: the user may not delete audiences in this app"
+BULK_LIST_INVALID = "The list must hold between 1 and BULK_MAX_ITEMS valid names."
+
+
+def app_archived(app_name: str) -> str:
+    return f"App “{app_name}” is archived."
+
+
+# --- interrupted attempts and bulk jobs ---------------------------------------------------------------
+
+INTERRUPTED = "interrupted: no answer recorded"
+NO_ANSWER_YET = "No answer recorded yet"  # an attempt without its *completed* event, in the history
+CHECK_UNKNOWN = "Batch may or may not have deleted it: check it in Batch before trying again."
+NOT_RECORDED = "Not attempted: the database could not record the request, so it was not sent to Batch."
+NOT_STARTED = "Not attempted: the job's worker stopped before starting it (see the worker's log); nothing was sent."
+CANCELLING = " (cancelling: waiting for the deletions in flight)"
+
+
+def bulk_item_message(outcome: str, message: str) -> str:
+    """What a bulk job's page says of an item: Batch's message, and for an unknown outcome what to do."""
+    if outcome == Outcome.UNKNOWN:
+        return f"{message[:1].upper()}{message[1:]}. {CHECK_UNKNOWN}" if message else CHECK_UNKNOWN
+    return message
+
+
+def bulk_item_not_attempted(why: Iterable[str]) -> str:
+    return "Not attempted: " + " ".join(why)
+
+
+def bulk_job_app_archived(app_name: str) -> str:
+    return f"app “{app_name}” was archived"
+
+
+def bulk_job_access_withdrawn(username: str, app_name: str) -> str:
+    return f"{username} may no longer delete audiences in app “{app_name}”"
+
+
+# --- the connection test ------------------------------------------------------------------------
+
+CONNECTION_OK, CONNECTION_FAILED = "ok", "failed"  # the audit event's message, before Batch's own
+
+
+def connection_undecryptable(app_name: str) -> str:
+    return f"The stored keys of app “{app_name}” cannot be decrypted with FIELD_ENCRYPTION_KEYS."
+
+
+def connection_refused(app_name: str, status: int | None, error_name: str) -> str:
+    """Batch answered the test with an error status."""
+    if status == 401:
+        text = f"Batch rejected the keys of app “{app_name}”: replace the REST API key or the API key."
+    else:
+        text = f"Batch refused the test request for app “{app_name}”."
+    return text + batch_answer_sentence(status, error_name)
+
+
+def connection_unavailable(app_name: str, reason: str, status: int | None) -> str:
+    """Batch could not be reached, or did not answer."""
+    why = reason_text(reason) + (f" (HTTP {status})" if status else "")
+    return f"Could not check app “{app_name}”: {why}. Try again later."
+
+
+def connection_works(app_name: str, status: int) -> str:
+    return f"The keys of app “{app_name}” work: Batch answered HTTP {status}."
+
+
+# --- reading from Batch (the audience browser, the impact preview) -------------------------------
+
+LIST_UNDECRYPTABLE = "The stored keys of app “{app_name}” cannot be decrypted."
+PREVIEW_UNDECRYPTABLE = "The app's stored keys cannot be decrypted."
+
+
+def list_undecryptable(app_name: str) -> str:
+    return LIST_UNDECRYPTABLE.format(app_name=app_name)
+
+
+def read_error(app_name: str, *, status: int | None, refused: bool, reason: str, error_name: str, message: str) -> str:
+    """Why a read (list, preview) failed. ``refused``: Batch answered with an error of its own."""
+    if status == 401:
+        text = f"Batch rejected the keys of app “{app_name}”: a key administrator should check them."
+    elif refused:
+        text = "Batch refused the request."
+    else:
+        text = f"Batch could not answer ({reason_text(reason)}); try again in a moment."
+    return text + batch_answer_sentence(status, error_name, message)
+
+
+# --- what the audit trail says of key administration and bulk jobs ---------------------------------
+
+
+def access_description(usernames: Iterable[str]) -> str:
+    names = sorted(usernames)
+    return "restricted to " + ", ".join(names) if names else "open to every operator"
+
+
+def renamed_from(old_name: str) -> str:
+    return f"was “{old_name}”"
+
+
+API_KEY_LABEL, REST_API_KEY_LABEL = "Batch API key", "REST API key"
+
+
+def keys_replaced(labels: list[str]) -> str:
+    return " and ".join(labels)
+
+
+def keys_reencrypted(reencrypted: int, already_current: int, unreadable: int) -> str:
+    return f"{reencrypted} re-encrypted, {already_current} already current, {unreadable} unreadable"
+
+
+def bulk_job_event(job_id: int, message: str = "") -> str:
+    return f"Bulk job {job_id}" + (f": {message}" if message else "")
+
+
+def bulk_job_size(count: int) -> str:
+    return f"{count} audiences"
