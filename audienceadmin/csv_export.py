@@ -47,7 +47,7 @@ def lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]
     writer = csv.writer(buffer)
     writer.writerow(header)
     for n, row in enumerate(rows, start=1):
-        writer.writerow(row)
+        writer.writerow([neutralised(value) for value in row])
         if n % CHUNK_ROWS == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 
 from audienceadmin import batch_api, services
 from audienceadmin.models import AuditEvent
@@ -52,6 +53,18 @@ def test_the_requested_event_exists_before_batch_is_called(operator, batch_app, 
 
     services.audience_delete(actor=operator, app=batch_app, name="beta", ip=None, client=SpyClient())
     assert seen == [[Kind.DELETE_REQUESTED]]
+
+
+def test_a_delete_inside_a_callers_transaction_fails_before_anything_is_sent(
+    operator, batch_app, fast_client, simulator, app_keys
+):
+    """Inside a caller's transaction the *requested* event could still be rolled back after Batch
+    deleted the audience: the service refuses loudly instead (its transaction is durable)."""
+    with pytest.raises(RuntimeError, match="durable"), transaction.atomic():
+        services.audience_delete(actor=operator, app=batch_app, name="beta", ip=None)
+    assert simulator.requests == []
+    assert "beta" in simulator.audience_names(app_keys.api_key)
+    assert not AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).exists()
 
 
 @pytest.mark.parametrize(
