@@ -9,7 +9,7 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 from functools import wraps
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -18,7 +18,17 @@ from django.http import HttpRequest, HttpResponseBase
 from audienceadmin import services
 from audienceadmin.models import AuditEvent
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 View = Callable[..., HttpResponseBase]
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request a view receives: LoginRequiredMiddleware lets only logged-in users reach the views
+    (a type for the type checker; Django creates plain ``HttpRequest`` objects)."""
+
+    user: User
 
 
 def client_ip(request: HttpRequest) -> str | None:

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.core.paginator import Paginator
+from django.db.models import QuerySet
 from django.utils.functional import cached_property
 
 from audienceadmin.models import AuditEvent, BatchApp
@@ -11,8 +12,8 @@ class BatchAppAdmin(admin.ModelAdmin):
 
     list_display = ["name", "api_key_hint", "rest_api_key_hint", "created_at", "archived_at"]
     search_fields = ["name"]
-    fields = ["name", "api_key_hint", "rest_api_key_hint", "created_at", "archived_at"]
-    readonly_fields = fields  # renames, key changes and archiving are audited: do them in the dashboard
+    fields = readonly_fields = ("name", "api_key_hint", "rest_api_key_hint", "created_at", "archived_at")
+    # read-only: renames, key changes and archiving are audited, so they are done in the dashboard
 
     def has_add_permission(self, request) -> bool:
         return False  # an app needs keys: add it from the dashboard
@@ -24,7 +25,7 @@ class BatchAppAdmin(admin.ModelAdmin):
 class AuditPaginator(Paginator):
     @cached_property
     def count(self) -> int:
-        if not self.object_list.query.where:
+        if isinstance(self.object_list, QuerySet) and not self.object_list.query.where:
             # Audit ids are contiguous from 1 (AuditEvent.save): the last id is the count, no scan.
             return AuditEvent.objects.order_by("-id").values_list("id", flat=True).first() or 0
         return super().count

@@ -65,7 +65,7 @@ class BulkJobRun:
         self.given_client = client
         self.stop = threading.Event()  # the job was cancelled or taken over: items not started stay pending
         self.work: queue.Queue[tuple[int, str] | None] = queue.Queue()
-        self.allowed: bool | str = False
+        self.refusal: str | None = None  # why the job may no longer go on (None: it may)
         self.last_beat = self.last_check = 0.0
 
     def run(self) -> str:
@@ -105,7 +105,7 @@ class BulkJobRun:
         self.close_interrupted_items()
         self.client = services.job_client(self.given_client)
         self.slots = threading.BoundedSemaphore(self.job.concurrency)
-        self.allowed = self.still_allowed()
+        self.refusal = self.why_refused()
         self.last_beat = self.last_check = time.monotonic()
         try:
             self.credentials = services.app_credentials(self.job.app)
@@ -119,7 +119,7 @@ class BulkJobRun:
         if now - self.last_beat >= self.heartbeat_every:
             self.last_beat = now
             BulkJob.objects.filter(pk=self.job_id, runner=self.runner).update(heartbeat_at=timezone.now())
-            self.allowed = self.still_allowed()
+            self.refusal = self.why_refused()
         if now - self.last_check >= self.cancel_check_every:
             self.last_check = now
             cancel_requested, current = BulkJob.objects.values_list("cancel_requested", "runner").get(pk=self.job_id)
@@ -127,15 +127,15 @@ class BulkJobRun:
                 self.stop.set()
         return not self.stop.is_set()
 
-    def still_allowed(self) -> bool | str:
-        """True, or why the job may not go on (the app archived, the creator's access withdrawn)."""
+    def why_refused(self) -> str | None:
+        """Why the job may not go on (the app archived, the creator's access withdrawn), or None."""
         app = BatchApp.objects.get(pk=self.job.app_id)
         if app.is_archived:
             return wording.bulk_job_app_archived(app.name)
         user = type(self.job.created_by).objects.get(pk=self.job.created_by_id)
         if not (user.is_active and selectors.may_delete_in(app, user)):
             return wording.bulk_job_access_withdrawn(user.get_username(), app.name)
-        return True
+        return None
 
     def finish(self) -> str:
         """Items never started are skipped; the job ends done or cancelled (unless taken over)."""
@@ -211,8 +211,8 @@ class BulkJobRun:
         try:
             if self.stop.is_set():
                 return
-            if self.allowed is not True:
-                raise ValidationError(self.allowed)
+            if self.refusal is not None:
+                raise ValidationError(self.refusal)
             services.audience_delete_prechecked(
                 actor=self.job.created_by,
                 app=self.job.app,

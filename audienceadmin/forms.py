@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any, cast
+
 from django import forms
 from django.conf import settings
+from django.db.models import QuerySet
+from django.http import QueryDict
 
 from audienceadmin import names, wording
 from audienceadmin.models import AuditEvent, BatchApp
 from audienceadmin.selectors import HISTORY_VIEW_CHOICES, HistoryFilter
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+
+def _offer_only(form: forms.BaseForm, field: str, queryset: QuerySet[Any]) -> None:
+    """The choices of a model choice field: those the user may pick (set per request)."""
+    cast(forms.ModelChoiceField, form.fields[field]).queryset = queryset
 
 
 def validate_audience_name(value: str) -> None:
@@ -29,9 +41,9 @@ class DeleteAudienceForm(forms.Form):
     app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
     name = AudienceNameField(label="Audience name", help_text=wording.NAME_RULE)
 
-    def __init__(self, *args, apps, **kwargs) -> None:
+    def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["app"].queryset = apps
+        _offer_only(self, "app", apps)
 
 
 class ConfirmDeleteForm(DeleteAudienceForm):
@@ -46,8 +58,9 @@ class ConfirmDeleteForm(DeleteAudienceForm):
             {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
         )
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         name, typed = cleaned.get("name"), cleaned.get("confirm_name")
         if name and typed is not None and typed != name:
             self.add_error(
@@ -81,7 +94,7 @@ class AppForm(forms.Form):
         help_text="The company REST API key, sent as X-Authorization.",
     )
 
-    allowed_operators = forms.ModelMultipleChoiceField(
+    allowed_operators: forms.ModelMultipleChoiceField[User] = forms.ModelMultipleChoiceField(
         label="Restrict to these operators",
         queryset=None,
         required=False,
@@ -89,9 +102,9 @@ class AppForm(forms.Form):
         help_text="Leave all unticked: every operator may delete audiences in this app.",
     )
 
-    def __init__(self, *args, operators, instance: BatchApp | None = None, **kwargs) -> None:
+    def __init__(self, *args: Any, operators: QuerySet[User], instance: BatchApp | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["allowed_operators"].queryset = operators
+        _offer_only(self, "allowed_operators", operators)
         self.instance = instance
         if instance is not None:
             for field, hint in (
@@ -104,7 +117,7 @@ class AppForm(forms.Form):
                 ].help_text = f"Stored key ends in {hint}. Leave empty to keep it; type a new one to replace it."
 
     def clean_name(self) -> str:
-        name = self.cleaned_data["name"].strip()
+        name: str = self.cleaned_data["name"].strip()
         others = BatchApp.objects.filter(name=name)
         if self.instance is not None:
             others = others.exclude(pk=self.instance.pk)
@@ -113,7 +126,7 @@ class AppForm(forms.Form):
         return name
 
     def _clean_key(self, field: str) -> str:
-        key = self.cleaned_data[field]
+        key: str = self.cleaned_data[field]
         if key and (len(key) < 12 or any(c.isspace() for c in key)):
             raise forms.ValidationError("This does not look like a Batch key: at least 12 characters, no spaces.")
         return key
@@ -135,12 +148,14 @@ class HistoryFilterForm(forms.Form):
         choices=[("", "All outcomes"), *AuditEvent.Outcome.choices], required=False, label="Outcome"
     )
     audience = forms.CharField(label="Audience", required=False, max_length=255)
-    prefix = forms.BooleanField(label="Names starting with this", required=False)
+    # Form.prefix is not shadowed: the form's metaclass moves declared fields off the class (mypy cannot see it).
+    prefix = forms.BooleanField(label="Names starting with this", required=False)  # type: ignore[assignment]
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("since") and cleaned.get("until") and cleaned["since"] > cleaned["until"]:
             self.add_error("until", "“To” is before “From”.")
         return cleaned
@@ -170,9 +185,9 @@ class BulkNamesForm(forms.Form):
     )
     file = forms.FileField(label="…or a .txt or .csv file", required=False, help_text="At most 1 MB, UTF-8.")
 
-    def __init__(self, *args, apps, **kwargs) -> None:
+    def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["app"].queryset = apps
+        _offer_only(self, "app", apps)
 
     def clean_file(self) -> str:
         upload = self.cleaned_data.get("file")
@@ -183,12 +198,14 @@ class BulkNamesForm(forms.Form):
         if upload.size > 1024 * 1024:
             raise forms.ValidationError("The file is larger than 1 MB.")
         try:
-            return upload.read().decode("utf-8-sig")
+            text: str = upload.read().decode("utf-8-sig")
+            return text
         except UnicodeDecodeError:
             raise forms.ValidationError("The file is not UTF-8 text.") from None
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         text = "\n".join(filter(None, [cleaned.get("names", ""), cleaned.get("file", "")]))
         if not text.strip():
             if not self.errors:
@@ -203,7 +220,7 @@ class BulkNamesForm(forms.Form):
             problems.append(f"{len(report.valid)} names: at most {settings.BULK_MAX_ITEMS} per job. Split the list.")
         if problems:
             if cleaned.get("file"):  # what the file held goes in the box, to be fixed there
-                self.data = self.data.copy()
+                self.data = cast(QueryDict, self.data).copy()
                 self.data["names"] = text
             self.add_error("names", problems)
         return cleaned
@@ -214,15 +231,16 @@ class BulkConfirmForm(forms.Form):
     names = forms.CharField(widget=forms.HiddenInput)
     count = forms.IntegerField(label="Type the number of audiences to delete", min_value=1)
 
-    def __init__(self, *args, apps, **kwargs) -> None:
+    def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["app"].queryset = apps
+        _offer_only(self, "app", apps)
         self.fields["count"].widget.attrs.update({"autocomplete": "off", "inputmode": "numeric"})
 
-    def clean(self):
-        cleaned = super().clean()
-        names = [n for n in cleaned.get("names", "").split("\n") if n]
-        cleaned["name_list"] = names
-        if cleaned.get("count") is not None and cleaned["count"] != len(names):
-            self.add_error("count", f"That is not the number of audiences in the list ({len(names)}).")
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        name_list = [n for n in cleaned.get("names", "").split("\n") if n]
+        cleaned["name_list"] = name_list
+        if cleaned.get("count") is not None and cleaned["count"] != len(name_list):
+            self.add_error("count", f"That is not the number of audiences in the list ({len(name_list)}).")
         return cleaned

@@ -23,6 +23,7 @@ import math
 import os
 import sys
 from pathlib import Path
+from typing import overload
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
@@ -33,6 +34,10 @@ if (ROOT / ".env").is_file():
     environ.Env.read_env(ROOT / ".env")  # like settings.py: variables already set win
 
 
+@overload
+def env(name: str, default: str) -> str: ...
+@overload
+def env(name: str, default: None = None) -> str | None: ...
 def env(name: str, default: str | None = None) -> str | None:
     """The variable's value; unset or blank gives the default."""
     return os.environ.get(name, "").strip() or default

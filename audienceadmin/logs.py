@@ -68,7 +68,7 @@ def _username(request: Any) -> str | None:
         return None
     if not getattr(wrapped, "is_authenticated", False):
         return None
-    return wrapped.get_username()
+    return str(wrapped.get_username())
 
 
 class RequestContextFilter(logging.Filter):

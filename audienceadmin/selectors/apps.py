@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
 from audienceadmin import roles
 from audienceadmin.models import AuditEvent, BatchApp
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 Kind = AuditEvent.Kind
 
 
-def apps_for_delete(*, user) -> QuerySet[BatchApp]:
+def apps_for_delete(*, user: User) -> QuerySet[BatchApp]:
     """Active apps the user may delete audiences in: those open to every operator, and those
     restricted to a list of operators that names the user (superusers: all)."""
     return apps_open_to(user).filter(archived_at__isnull=True)
 
 
-def apps_open_to(user) -> QuerySet[BatchApp]:
+def apps_open_to(user: User) -> QuerySet[BatchApp]:
     """Apps, archived or not, that are not restricted to a list of operators leaving the user out."""
     if user.is_superuser:
         return BatchApp.objects.all()
@@ -25,11 +30,11 @@ def apps_open_to(user) -> QuerySet[BatchApp]:
     return BatchApp.objects.filter(~Exists(restricted) | Exists(restricted.filter(user=user)))
 
 
-def app_usable_by(app: BatchApp, user) -> bool:
+def app_usable_by(app: BatchApp, user: User) -> bool:
     return apps_for_delete(user=user).filter(pk=app.pk).exists()
 
 
-def may_delete_in(app: BatchApp, user) -> bool:
+def may_delete_in(app: BatchApp, user: User) -> bool:
     """The user has the permission to delete audiences, and the app is open to them."""
     return user.has_perm(roles.DELETE_AUDIENCE) and app_usable_by(app, user)
 
@@ -49,7 +54,7 @@ def apps_all() -> QuerySet[BatchApp]:
     )
 
 
-def operators() -> QuerySet:
+def operators() -> QuerySet[User]:
     """Active users who may delete audiences (through a group or directly), for restricting apps."""
     return (
         get_user_model()
@@ -68,7 +73,7 @@ def apps_active() -> QuerySet[BatchApp]:
     return BatchApp.objects.filter(archived_at__isnull=True)
 
 
-def app_allowed_operators(app: BatchApp) -> QuerySet:
+def app_allowed_operators(app: BatchApp) -> QuerySet[User]:
     """The operators an app is restricted to (none: open to every operator)."""
     return app.allowed_operators.all()
 

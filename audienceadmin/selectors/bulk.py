@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Q, QuerySet
 
@@ -12,17 +12,20 @@ from audienceadmin import wording
 from audienceadmin.models import AuditEvent, BulkItem, BulkJob
 from audienceadmin.selectors.apps import apps_open_to
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
-def bulk_jobs_for(*, user) -> QuerySet[BulkJob]:
+
+def bulk_jobs_for(*, user: User) -> QuerySet[BulkJob]:
     """The bulk jobs a user may follow: those of apps open to them (archived since or not)."""
     return BulkJob.objects.filter(app__in=apps_open_to(user)).select_related("app", "created_by", "cancelled_by")
 
 
-def bulk_jobs_recent(*, user, limit: int = 20) -> QuerySet[BulkJob]:
+def bulk_jobs_recent(*, user: User, limit: int = 20) -> QuerySet[BulkJob]:
     return bulk_jobs_for(user=user).order_by("-id")[:limit]
 
 
-def bulk_jobs_active(*, user) -> QuerySet[BulkJob]:
+def bulk_jobs_active(*, user: User) -> QuerySet[BulkJob]:
     return bulk_jobs_for(user=user).filter(state__in=[BulkJob.State.QUEUED, BulkJob.State.RUNNING])[:10]
 
 

@@ -3,9 +3,10 @@ detail, the last verification."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import NamedTuple
+from typing import Any, NamedTuple, cast
 
 from django.db import connection
 from django.db.models import QuerySet, TextField
@@ -48,7 +49,7 @@ SECURITY_KINDS = [Kind.LOGIN_FAILED, Kind.LOCKED_OUT, Kind.PERMISSION_DENIED]
 
 class HistoryView(NamedTuple):
     label: str  # the tab's name
-    kinds: list[str]  # the event kinds listed; empty: every kind
+    kinds: Sequence[str]  # the event kinds listed; empty: every kind
 
 
 # The history's views (its tabs), in the order of the tabs; the filter form's choices too.
@@ -98,7 +99,7 @@ _OUTCOME_LABELS = dict(AuditEvent.Outcome.choices)
 _KIND_LABELS = dict(AuditEvent.Kind.choices)
 
 
-def _rows(qs) -> list[EventRow]:
+def _rows(qs: QuerySet[AuditEvent]) -> list[EventRow]:
     return [EventRow(*values) for values in qs.values_list(*ROW_FIELDS)]
 
 
@@ -125,7 +126,7 @@ def _day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
-def _filtered(f: HistoryFilter, kinds: list[str]) -> QuerySet[AuditEvent]:
+def _filtered(f: HistoryFilter, kinds: Sequence[str]) -> QuerySet[AuditEvent]:
     """The events of ``kinds`` matching the filter; every branch is served by an index on (kind, …, id)."""
     if not kinds:
         qs = AuditEvent.objects.all()
@@ -162,9 +163,13 @@ def _drivers(f: HistoryFilter) -> QuerySet[AuditEvent]:
     return _filtered(f, HISTORY_VIEWS[f.view].kinds)
 
 
-def history_page(f: HistoryFilter, *, before: int | None = None, after: int | None = None, limit: int = 50):
+def history_page(
+    f: HistoryFilter, *, before: int | None = None, after: int | None = None, limit: int = 50
+) -> HistoryPage:
     """One page of the history, newest first, by keyset on the event id: no OFFSET, no COUNT."""
     drivers = _drivers(f)
+    newer: int | None
+    older: int | None
     if after is not None:
         found = _rows(drivers.filter(id__gt=after).order_by("id")[: limit + 1])
         more_newer = len(found) > limit
@@ -178,7 +183,7 @@ def history_page(f: HistoryFilter, *, before: int | None = None, after: int | No
         older = events[-1].id if len(found) > limit else None
         newer = events[0].id if before is not None and events else None
     if f.view == "deletions":
-        events = _as_attempts(events)
+        return HistoryPage(rows=_as_attempts(events), newer=newer, older=older)
     return HistoryPage(rows=events, newer=newer, older=older)
 
 
@@ -186,7 +191,7 @@ def _as_attempts(events: list[EventRow]) -> list[AttemptRow]:
     """Join each driver event with the other event of its attempt (one query for the page)."""
     others = AuditEvent.objects.filter(attempt__in=[e.attempt for e in events]).exclude(id__in=[e.id for e in events])
     other = {e.attempt: e for e in _rows(others)}
-    rows = []
+    rows: list[AttemptRow] = []
     for event in events:
         if event.kind == Kind.DELETE_REQUESTED:
             rows.append(AttemptRow(event, other.get(event.attempt)))
@@ -195,7 +200,7 @@ def _as_attempts(events: list[EventRow]) -> list[AttemptRow]:
     return rows
 
 
-def history_export_rows(f: HistoryFilter, batch: int = 5000):
+def history_export_rows(f: HistoryFilter, batch: int = 5000) -> Iterator[list[Any]]:
     """Every matching event (an attempt is two rows), in chain order, in keyset batches.
 
     The ORM builds each batch's SQL; the rows are read raw and only the time and the attempt are
@@ -246,7 +251,7 @@ def audit_event_with_attempt(pk: int) -> tuple[AuditEvent, list[AuditEvent]]:
 
 
 def recent_attempts(limit: int = 5) -> list[AttemptRow]:
-    return history_page(HistoryFilter(), limit=limit).rows
+    return cast(list[AttemptRow], history_page(HistoryFilter(), limit=limit).rows)  # the deletions view
 
 
 def audit_event_id_by_mac(mac: str) -> int | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -15,10 +15,13 @@ from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, key_hint
 from audienceadmin.services.events import Actor, actor_fields, app_event_record
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 Kind = AuditEvent.Kind
 
 
-def _access_description(users: Iterable[AbstractBaseUser]) -> str:
+def _access_description(users: Iterable[User]) -> str:
     return wording.access_description(u.get_username() for u in users)
 
 
@@ -30,7 +33,7 @@ def app_create(
     api_key: str,
     rest_api_key: str,
     ip: str | None,
-    allowed_operators: Iterable[AbstractBaseUser] = (),
+    allowed_operators: Iterable[User] = (),
 ) -> BatchApp:
     app = BatchApp.objects.create(
         name=name,
@@ -54,7 +57,7 @@ def app_update(
     api_key: str = "",
     rest_api_key: str = "",
     ip: str | None,
-    allowed_operators: Iterable[AbstractBaseUser] | None = None,
+    allowed_operators: Iterable[User] | None = None,
 ) -> BatchApp:
     """Rename, replace keys, restrict access. An empty key means "keep the stored one";
     ``allowed_operators=None`` leaves access as it is."""

@@ -4,9 +4,9 @@ the jobs whose worker died. The job itself runs in ``audienceadmin.bulk_runner``
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -16,11 +16,14 @@ from audienceadmin.models import AuditEvent, BatchApp, BulkItem, BulkJob
 from audienceadmin.names import bulk_names_check
 from audienceadmin.services.events import app_event_record
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
 # A running job whose heartbeat is older than this has lost its worker: it may be run again.
 STALE_AFTER = timedelta(seconds=60)
 
 
-def bulk_job_create(*, actor: AbstractBaseUser, app: BatchApp, names: list[str], ip: str | None = None) -> BulkJob:
+def bulk_job_create(*, actor: User, app: BatchApp, names: list[str], ip: str | None = None) -> BulkJob:
     if not selectors.may_delete_in(app, actor):
         raise PermissionDenied(wording.MAY_NOT_DELETE)
     report = bulk_names_check("\n".join(names))
@@ -38,7 +41,7 @@ def bulk_job_create(*, actor: AbstractBaseUser, app: BatchApp, names: list[str],
     return job
 
 
-def bulk_job_cancel(*, actor: AbstractBaseUser, job: BulkJob, ip: str | None = None) -> BulkJob:
+def bulk_job_cancel(*, actor: User, job: BulkJob, ip: str | None = None) -> BulkJob:
     """Items not yet started are not attempted; items in flight finish and are recorded."""
     with transaction.atomic():
         first = BulkJob.objects.filter(pk=job.pk, cancel_requested=False, finished_at__isnull=True).update(
@@ -55,7 +58,7 @@ def bulk_job_cancel(*, actor: AbstractBaseUser, job: BulkJob, ip: str | None = N
     return job
 
 
-def _audit_job(kind: str, *, actor: AbstractBaseUser, job: BulkJob, ip: str | None, message: str = "") -> None:
+def _audit_job(kind: str, *, actor: User, job: BulkJob, ip: str | None, message: str = "") -> None:
     text = wording.bulk_job_event(job.pk, message)
     app_event_record(kind, actor=actor, app=job.app, ip=ip, message=text, details={"job": job.pk})
 

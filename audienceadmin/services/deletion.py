@@ -8,7 +8,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,7 +20,10 @@ from audienceadmin import batch_api, names, selectors, wording
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, BulkItem
 from audienceadmin.services.apps import app_credentials
-from audienceadmin.services.events import Actor, actor_fields, security_event_record
+from audienceadmin.services.events import actor_fields, security_event_record
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 # The logger's name is what log filters and alerts know: it stays that of the module before the split.
 logger = logging.getLogger("audienceadmin.services")
@@ -69,7 +72,7 @@ class DeletionResult:
 
 def audience_delete(
     *,
-    actor: Actor,
+    actor: User | None,
     app: BatchApp,
     name: str,
     ip: str | None,
@@ -108,7 +111,7 @@ def audience_delete(
 
 def audience_delete_prechecked(
     *,
-    actor: Actor,
+    actor: User | None,
     app: BatchApp,
     name: str,
     ip: str | None,

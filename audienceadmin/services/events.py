@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+from django.contrib.auth.base_user import AbstractBaseUser
 
 from audienceadmin import audit, selectors
 from audienceadmin.models import AuditEvent, AuditVerification, BatchApp
 
-Actor = AbstractBaseUser | AnonymousUser | None
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser, User
+
+# Who acts: a user, or nobody (the command line, the system: then a label says who).
+type Actor = User | AnonymousUser | None
 
 
 def actor_fields(actor: Actor, actor_label: str) -> dict[str, Any]:

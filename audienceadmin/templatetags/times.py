@@ -25,20 +25,20 @@ def when(value: datetime | None, precise: bool = False) -> str:
 
 
 @register.simple_tag
-def batch_time(value) -> str:
+def batch_time(value: object) -> str:
     """A timestamp as Batch sends it (``2018-06-29T14:59:03``, no timezone given): shown as is, shorter."""
     if value in (None, ""):
         return "—"
-    value = str(value)[:40]
+    text = str(value)[:40]
     try:
-        parsed = datetime.fromisoformat(value)
+        parsed = datetime.fromisoformat(text)
     except ValueError:
-        return value
+        return text
     if parsed.tzinfo is not None:
         return when(parsed)
     return format_html(
         '<time datetime="{}" title="As Batch sent it ({}); Batch does not say in which timezone">{}</time>',
-        value,
-        value,
+        text,
+        text,
         parsed.strftime("%Y-%m-%d %H:%M"),
     )

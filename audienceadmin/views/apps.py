@@ -3,24 +3,24 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audienceadmin import roles, selectors, services
-from audienceadmin.access import client_ip, permission_required
+from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import AppForm
 
 
 @require_GET
 @permission_required(roles.VIEW_APPS)
-def app_list(request: HttpRequest) -> HttpResponse:
+def app_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "audienceadmin/app_list.html", {"apps": selectors.apps_all()})
 
 
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.ADD_APP)
-def app_create(request: HttpRequest) -> HttpResponse:
+def app_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AppForm(request.POST or None, operators=selectors.operators())
     if request.method == "POST" and form.is_valid():
         app = services.app_create(actor=request.user, ip=client_ip(request), **form.cleaned_data)
@@ -31,7 +31,7 @@ def app_create(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.CHANGE_APP)
-def app_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def app_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(selectors.apps_active(), pk=pk)
     form = AppForm(
         request.POST or None,
@@ -48,7 +48,7 @@ def app_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.CHANGE_APP)
-def app_archive(request: HttpRequest, pk: int) -> HttpResponse:
+def app_archive(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(selectors.apps_active(), pk=pk)
     if request.method == "GET":
         return render(request, "audienceadmin/app_archive.html", {"app": app})
@@ -59,7 +59,7 @@ def app_archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @permission_required(roles.CHANGE_APP)
-def app_test_connection(request: HttpRequest, pk: int) -> HttpResponse:
+def app_test_connection(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(selectors.apps_active(), pk=pk)
     result = services.app_test_connection(actor=request.user, app=app, ip=client_ip(request))
     messages.add_message(request, messages.SUCCESS if result.ok else messages.ERROR, result.message)

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET
 
 from audienceadmin import roles, selectors, services
-from audienceadmin.access import permission_required
+from audienceadmin.access import AuthenticatedHttpRequest, permission_required
 from audienceadmin.views.common import int_param
 
 
 @require_GET
 @permission_required(roles.DELETE_AUDIENCE)
-def audience_browse(request: HttpRequest, pk: int) -> HttpResponse:
+def audience_browse(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(selectors.apps_for_delete(user=request.user), pk=pk)
     offset = int_param(request, "from") or 0
     listing = services.audience_list(app=app, offset=offset, limit=services.AUDIENCE_PAGE_SIZE)
@@ -26,7 +26,7 @@ def audience_browse(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required(roles.DELETE_AUDIENCE)
-def audience_browse_pick(request: HttpRequest) -> HttpResponse:
+def audience_browse_pick(request: AuthenticatedHttpRequest) -> HttpResponse:
     apps = list(selectors.apps_for_delete(user=request.user))
     if request.GET.get("app", "").isdigit():
         return redirect("audience_browse", int(request.GET["app"]))

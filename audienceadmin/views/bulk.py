@@ -7,12 +7,12 @@ import dataclasses
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audienceadmin import csv_export, roles, selectors, services
-from audienceadmin.access import client_ip, permission_required
+from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import BulkConfirmForm, BulkNamesForm
 from audienceadmin.names import bulk_names_check
 from audienceadmin.templatetags.outcomes import outcome_badge
@@ -20,7 +20,7 @@ from audienceadmin.templatetags.outcomes import outcome_badge
 
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.DELETE_AUDIENCE)
-def bulk_new(request: HttpRequest) -> HttpResponse:
+def bulk_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Paste, upload or pick names; a valid POST shows the validation report with the confirmation."""
     apps = selectors.apps_for_delete(user=request.user)
     data = request.POST.copy() if request.method == "POST" else None
@@ -43,7 +43,7 @@ def bulk_new(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @permission_required(roles.DELETE_AUDIENCE)
-def bulk_confirm(request: HttpRequest) -> HttpResponse:
+def bulk_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     apps = selectors.apps_for_delete(user=request.user)
     form = BulkConfirmForm(request.POST, apps=apps)
     if not form.is_valid():
@@ -70,7 +70,7 @@ def bulk_confirm(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @permission_required(roles.DELETE_AUDIENCE)
-def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
+def bulk_job(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
     services.bulk_jobs_resume()  # a job whose worker died is queued again
     return render(
@@ -82,7 +82,7 @@ def bulk_job(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @permission_required(roles.DELETE_AUDIENCE)
-def bulk_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
+def bulk_job_progress(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
     """Polled by the job page (static/audienceadmin/bulk.js) to update the bar and the rows; each
     item carries its badge as the page renders it, which the script puts in place."""
     job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
@@ -97,7 +97,7 @@ def bulk_job_progress(request: HttpRequest, pk: int) -> JsonResponse:
 
 @require_GET
 @permission_required(roles.DELETE_AUDIENCE)
-def bulk_job_results(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def bulk_job_results(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttpResponse:
     job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
     return csv_export.response(
         selectors.RESULTS_FIELDS, selectors.bulk_job_results_rows(job), filename=f"bulk-job-{job.pk}.csv"
@@ -106,7 +106,7 @@ def bulk_job_results(request: HttpRequest, pk: int) -> StreamingHttpResponse:
 
 @require_POST
 @permission_required(roles.DELETE_AUDIENCE)
-def bulk_job_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def bulk_job_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
     job = services.bulk_job_cancel(actor=request.user, job=job, ip=client_ip(request))
     messages.warning(request, "Cancelling: audiences not yet started will not be deleted.")

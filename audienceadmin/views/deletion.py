@@ -8,18 +8,18 @@ import logging
 from django.contrib import messages
 from django.core import signing
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from audienceadmin import roles, selectors, services
-from audienceadmin.access import client_ip, permission_required
+from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import ConfirmDeleteForm, DeleteAudienceForm
 from audienceadmin.models import AuditEvent, BatchApp
 
 # The logger's name is what log filters and alerts know: it stays that of the module before the split.
 logger = logging.getLogger("audienceadmin.views")
-OUTCOME_LEVEL = {
+OUTCOME_LEVEL: dict[str, int] = {
     AuditEvent.Outcome.DELETED: messages.SUCCESS,
     AuditEvent.Outcome.REJECTED: messages.ERROR,
     AuditEvent.Outcome.FAILED: messages.ERROR,
@@ -30,7 +30,7 @@ PREVIEW_SALT = "audienceadmin.preview"
 
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.DELETE_AUDIENCE)
-def audience_delete(request: HttpRequest) -> HttpResponse:
+def audience_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Step 1: pick an app and a name. A valid POST (or a GET from the audience browser's
     "Delete…" link, with app and name) shows the confirmation page (step 2)."""
     apps = selectors.apps_for_delete(user=request.user)
@@ -42,7 +42,11 @@ def audience_delete(request: HttpRequest) -> HttpResponse:
 
 
 def _confirmation(
-    request: HttpRequest, app: BatchApp, name: str, form: ConfirmDeleteForm | None = None, status: int = 200
+    request: AuthenticatedHttpRequest,
+    app: BatchApp,
+    name: str,
+    form: ConfirmDeleteForm | None = None,
+    status: int = 200,
 ) -> HttpResponse:
     """The confirmation page, with Batch's impact preview (also sealed into the form for the audit)."""
     preview = services.audience_preview(app=app, name=name)
@@ -55,7 +59,7 @@ def _confirmation(
 
 @require_POST
 @permission_required(roles.DELETE_AUDIENCE)
-def audience_delete_confirm(request: HttpRequest) -> HttpResponse:
+def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Step 3: the name was typed again; call Batch, say what happened, redirect."""
     form = ConfirmDeleteForm(request.POST, apps=selectors.apps_for_delete(user=request.user))
     if not form.is_valid():

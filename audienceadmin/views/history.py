@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from audienceadmin import csv_export, roles, selectors, services
-from audienceadmin.access import permission_required
+from audienceadmin.access import AuthenticatedHttpRequest, permission_required
 from audienceadmin.forms import HistoryFilterForm
 from audienceadmin.models import AuditEvent
 from audienceadmin.views.common import int_param
@@ -16,7 +16,7 @@ from audienceadmin.views.common import int_param
 
 @require_GET
 @permission_required(roles.VIEW_AUDIT)
-def history(request: HttpRequest) -> HttpResponse:
+def history(request: AuthenticatedHttpRequest) -> HttpResponse:
     services.attempts_sweep_now_and_then()  # close attempts whose process died
     form = HistoryFilterForm(request.GET)
     filters = form.to_filter()
@@ -42,7 +42,7 @@ def history(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @permission_required(roles.VIEW_AUDIT)
-def history_export(request: HttpRequest) -> StreamingHttpResponse:
+def history_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse:
     """The filtered events as CSV, streamed row by row (constant memory), MACs included."""
     filters = HistoryFilterForm(request.GET).to_filter()
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
@@ -55,7 +55,7 @@ def history_export(request: HttpRequest) -> StreamingHttpResponse:
 
 @require_GET
 @permission_required(roles.VIEW_AUDIT)
-def history_event(request: HttpRequest, pk: int) -> HttpResponse:
+def history_event(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     try:
         event, events = selectors.audit_event_with_attempt(pk)
     except AuditEvent.DoesNotExist:

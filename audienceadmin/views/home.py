@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_GET
 
 from audienceadmin import roles, selectors
+from audienceadmin.access import AuthenticatedHttpRequest
 
 
 @require_GET
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     """What this user can do here: quick actions, their apps' key status, recent deletions."""
     user = request.user
     context: dict[str, Any] = {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -24,7 +25,7 @@ DEMO_USERS = [
     ("keyadmin", roles.KEY_ADMINISTRATORS),
     ("viewer", roles.VIEWERS),
 ]
-AUDIENCES = [
+AUDIENCES: list[dict[str, Any]] = [
     {"name": "spring-sale-2025", "nb_ids": 18250, "description": "Spring sale buyers"},
     {"name": "churned_users_q3", "nb_ids": 5120, "description": "No session since Q3"},
     {"name": "beta-testers", "nb_ids": 312, "description": "Beta programme"},
@@ -35,7 +36,7 @@ AUDIENCES = [
     *({"name": f"campaign-2024-{n:02d}", "nb_ids": 100 * n, "description": "Old campaign"} for n in range(1, 61)),
 ]
 # Audiences whose deletion shows how failures look (see the README's failure table).
-FAULTS = [
+FAULTS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "demo-maintenance",
         "Batch answers 503 MAINTENANCE_ERROR every time",
