@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db.models import QuerySet
 from django.http import QueryDict
 
-from audienceadmin import names, wording
+from audienceadmin import names, selectors, wording
 from audienceadmin.models import AuditEvent, BatchApp
 from audienceadmin.selectors import HISTORY_VIEW_CHOICES, HistoryFilter
 
@@ -118,10 +118,7 @@ class AppForm(forms.Form):
 
     def clean_name(self) -> str:
         name: str = self.cleaned_data["name"].strip()
-        others = BatchApp.objects.filter(name=name)
-        if self.instance is not None:
-            others = others.exclude(pk=self.instance.pk)
-        if others.exists():
+        if selectors.app_name_taken(name, by_another_than=self.instance):
             raise forms.ValidationError("An app with this name already exists.")
         return name
 

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from audienceadmin import services, wording
+from audienceadmin import roles, services, wording
 from audienceadmin.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -242,7 +242,7 @@ def test_two_operators_deleting_at_once_are_both_audited(
 ):
     from tests.conftest import make_user
 
-    other = make_user(django_user_model, "olga", role_groups["Operators"])
+    other = make_user(django_user_model, "olga", role_groups[roles.OPERATORS])
     simulator.add_fault(action="delay", latency=0.3, audience=AUDIENCE)
     results = {}
 

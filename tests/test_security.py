@@ -17,7 +17,7 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from audienceadmin import checks, services
+from audienceadmin import checks, roles, services
 from audienceadmin.models import AuditEvent, BatchApp
 from tests.conftest import PASSWORD, make_user
 
@@ -81,7 +81,7 @@ def users(django_user_model, role_groups, viewer, operator, keyadmin):
         "operator": operator,
         "keyadmin": keyadmin,
         "superuser": django_user_model.objects.create_superuser("root", "", PASSWORD),
-        "inactive": make_user(django_user_model, "ina", role_groups["Operators"], is_active=False),
+        "inactive": make_user(django_user_model, "ina", role_groups[roles.OPERATORS], is_active=False),
     }
 
 
@@ -127,7 +127,7 @@ def test_permission_denials_are_audited(viewer):
     client.post(reverse("audience_delete_confirm"), {"app": 1, "name": "x", "confirm_name": "x"})
     event = AuditEvent.objects.get(kind=Kind.PERMISSION_DENIED)
     assert (event.actor, event.ip) == (viewer, "127.0.0.1")
-    assert "delete_audience" in event.message
+    assert roles.DELETE_AUDIENCE in event.message
 
 
 # --- per-app restriction ------------------------------------------------------------------------
@@ -136,7 +136,7 @@ def test_permission_denials_are_audited(viewer):
 def test_an_app_restricted_to_some_operators_is_hidden_and_refused_to_others(
     django_user_model, role_groups, operator, keyadmin, batch_app, simulator
 ):
-    other = make_user(django_user_model, "olga", role_groups["Operators"])
+    other = make_user(django_user_model, "olga", role_groups[roles.OPERATORS])
     services.app_update(actor=keyadmin, app=batch_app, name=batch_app.name, ip=None, allowed_operators=[other])
 
     client = Client()

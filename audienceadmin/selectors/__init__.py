@@ -1,5 +1,6 @@
-"""Read queries, a module per subject. Views, services and commands read through these, never
-through ad-hoc ORM calls; call sites use the names re-exported here (``selectors.history_page(...)``).
+"""Read queries, a module per subject. Views and forms read through these, never through ad-hoc ORM
+calls, and services and commands share them; call sites use the names re-exported here
+(``selectors.history_page(...)``).
 
 - ``apps``: which apps a user may act in; the apps pages; the operators;
 - ``history``: the audit trail's pages, CSV rows and detail; the last verification;
@@ -9,6 +10,7 @@ through ad-hoc ORM calls; call sites use the names re-exported here (``selectors
 from audienceadmin.selectors.apps import (
     app_allowed_operators,
     app_by_name,
+    app_name_taken,
     app_usable_by,
     apps_active,
     apps_all,
@@ -60,6 +62,7 @@ __all__ = [
     "Progress",
     "app_allowed_operators",
     "app_by_name",
+    "app_name_taken",
     "app_usable_by",
     "apps_active",
     "apps_all",

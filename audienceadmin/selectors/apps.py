@@ -78,6 +78,14 @@ def app_allowed_operators(app: BatchApp) -> QuerySet[User]:
     return app.allowed_operators.all()
 
 
+def app_name_taken(name: str, *, by_another_than: BatchApp | None = None) -> bool:
+    """Some app (other than ``by_another_than``, the one being edited) has this name."""
+    others = BatchApp.objects.filter(name=name)
+    if by_another_than is not None:
+        others = others.exclude(pk=by_another_than.pk)
+    return others.exists()
+
+
 def app_by_name(name: str) -> BatchApp | None:
     return BatchApp.objects.filter(name=name).first()
 
