@@ -3,6 +3,7 @@ that closes attempts whose process died between them."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 import uuid
@@ -33,12 +34,12 @@ BatchClient = batch_api.BatchClient
 Credentials = batch_api.Credentials
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BatchAnswer:
     """What one delete call to Batch came to, before it is recorded."""
 
     outcome: str
-    reason: str
+    reason: str  # the client's word for it (wording.REASONS)
     tries: int
     http_status: int | None = None
     error_name: str = ""
@@ -46,18 +47,13 @@ class BatchAnswer:
     batch_message: str = ""
 
 
-@dataclass(frozen=True)
-class DeletionResult:
+@dataclass(frozen=True, kw_only=True)
+class DeletionResult(BatchAnswer):
+    """Batch's answer to a deletion, with the attempt it was recorded under."""
+
     attempt: uuid.UUID
-    outcome: str
     app_name: str
     audience: str
-    http_status: int | None = None
-    error_name: str = ""
-    error_code: str = ""
-    batch_message: str = ""
-    reason: str = ""
-    tries: int = 0
     duration_ms: int = 0
     recorded: bool = True  # False: the *completed* event could not be written
 
@@ -169,16 +165,10 @@ def audience_delete_prechecked(
         extra={"app": app.name, "audience": name, "outcome": answer.outcome, "attempt": attempt},
     )
     return DeletionResult(
+        **dataclasses.asdict(answer),
         attempt=attempt,
-        outcome=answer.outcome,
         app_name=app.name,
         audience=name,
-        http_status=answer.http_status,
-        error_name=answer.error_name,
-        error_code=answer.error_code,
-        batch_message=answer.batch_message,
-        reason=answer.reason,
-        tries=answer.tries,
         duration_ms=duration_ms,
         recorded=recorded,
     )
@@ -216,7 +206,7 @@ def _call_batch(app: BatchApp, name: str, client: BatchClient, credentials: Cred
     try:
         credentials = credentials or app_credentials(app)
     except DecryptionError:
-        return BatchAnswer(Outcome.FAILED, reason="undecryptable_keys", tries=0)
+        return BatchAnswer(outcome=Outcome.FAILED, reason="undecryptable_keys", tries=0)
     try:
         response = client.delete_audience(credentials, name)
     except batch_api.BatchApiError as exc:
@@ -225,12 +215,12 @@ def _call_batch(app: BatchApp, name: str, client: BatchClient, credentials: Cred
         return _from_error(Outcome.FAILED, exc)
     except batch_api.OutcomeUnknown as exc:
         return _from_error(Outcome.UNKNOWN, exc)
-    return BatchAnswer(Outcome.DELETED, reason="deleted", tries=response.tries, http_status=response.status)
+    return BatchAnswer(outcome=Outcome.DELETED, reason="deleted", tries=response.tries, http_status=response.status)
 
 
 def _from_error(outcome: str, exc: batch_api.BatchError) -> BatchAnswer:
     return BatchAnswer(
-        outcome,
+        outcome=outcome,
         reason=exc.reason,
         tries=exc.tries,
         http_status=exc.http_status,
