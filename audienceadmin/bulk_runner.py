@@ -80,8 +80,6 @@ class BulkJobRun:
         self.close_interrupted_items()  # items whose thread died (database error...): unknown, as after a crash
         return self.finish()
 
-    # --- the job -------------------------------------------------------------------------------
-
     def claim(self) -> bool:
         """Take the job: queued, or running with a stale heartbeat (its worker died)."""
         now = timezone.now()
@@ -154,8 +152,6 @@ class BulkJobRun:
             )
         return "cancelled" if cancelled else "done"
 
-    # --- handing items to the threads ----------------------------------------------------------------
-
     def start_workers(self) -> None:
         self.threads = [
             threading.Thread(target=self.worker, name=f"bulk-{self.job_id}-{n}", daemon=True)
@@ -191,8 +187,6 @@ class BulkJobRun:
             while thread.is_alive():
                 thread.join(timeout=1.0)
                 self.beat()
-
-    # --- in each thread -------------------------------------------------------------------------------
 
     def worker(self) -> None:
         """Deletes items until told to stop. A bug ends the thread (logged by threading's excepthook);
@@ -231,8 +225,6 @@ class BulkJobRun:
             self.skip(item_id, wording.NOT_RECORDED)
         finally:
             self.slots.release()
-
-    # --- recording items that were not sent -------------------------------------------------------------
 
     @staticmethod
     def skip(item_id: int, message: str) -> None:

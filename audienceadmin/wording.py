@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 Outcome = AuditEvent.Outcome
 
-# --- what Batch answered ------------------------------------------------------------------------
+# What Batch answered.
 
 # What the audit's message column says when Batch sent no message of its own (keyed by the
 # client's reason for an outcome).
@@ -54,7 +54,7 @@ def batch_answer_sentence(status: int | None, error_name: str, message: str = ""
     return f" Batch said: {label}" + (f" — {message.rstrip('.')}" if message else "") + "."
 
 
-# --- a deletion's outcome -------------------------------------------------------------------------
+# A deletion's outcome.
 
 NOT_RECORDED_WARNING = (
     " Warning: this outcome could not be written to the audit trail (database error); "
@@ -141,7 +141,7 @@ def _describe_failure(result: DeletionResult, app: str, audience: str, said: str
     return f"{what} from app {app}. Try again in a few minutes." + said
 
 
-# --- audience names -------------------------------------------------------------------------------
+# Audience names.
 
 NAME_RULE = "Letters A–Z and a–z, digits, “_” and “-” only; 1 to 255 characters; case-sensitive."
 NAME_NOT_ALLOWED_SHORT = "has characters Batch does not allow"
@@ -163,7 +163,7 @@ def name_not_allowed(name: str, bad_characters: list[str]) -> str:
     )
 
 
-# --- refusals before anything is sent ---------------------------------------------------------------
+# Refusals before anything is sent.
 
 INVALID_NAME = "Invalid audience name."
 MAY_NOT_DELETE = "You may not delete audiences in this app."
@@ -175,7 +175,7 @@ def app_archived(app_name: str) -> str:
     return f"App “{app_name}” is archived."
 
 
-# --- interrupted attempts and bulk jobs ---------------------------------------------------------------
+# Interrupted attempts and bulk jobs.
 
 INTERRUPTED = "interrupted: no answer recorded"
 NO_ANSWER_YET = "No answer recorded yet"  # an attempt without its *completed* event, in the history
@@ -204,7 +204,7 @@ def bulk_job_access_withdrawn(username: str, app_name: str) -> str:
     return f"{username} may no longer delete audiences in app “{app_name}”"
 
 
-# --- the connection test ------------------------------------------------------------------------
+# The connection test.
 
 CONNECTION_OK, CONNECTION_FAILED = "ok", "failed"  # the audit event's message, before Batch's own
 
@@ -232,14 +232,13 @@ def connection_works(app_name: str, status: int) -> str:
     return f"The keys of app “{app_name}” work: Batch answered HTTP {status}."
 
 
-# --- reading from Batch (the audience browser, the impact preview) -------------------------------
+# Reading from Batch (the audience browser, the impact preview).
 
-LIST_UNDECRYPTABLE = "The stored keys of app “{app_name}” cannot be decrypted."
 PREVIEW_UNDECRYPTABLE = "The app's stored keys cannot be decrypted."
 
 
 def list_undecryptable(app_name: str) -> str:
-    return LIST_UNDECRYPTABLE.format(app_name=app_name)
+    return f"The stored keys of app “{app_name}” cannot be decrypted."
 
 
 def read_error(app_name: str, *, status: int | None, refused: bool, reason: str, error_name: str, message: str) -> str:
@@ -253,7 +252,7 @@ def read_error(app_name: str, *, status: int | None, refused: bool, reason: str,
     return text + batch_answer_sentence(status, error_name, message)
 
 
-# --- what the audit trail says of key administration and bulk jobs ---------------------------------
+# What the audit trail says of key administration and bulk jobs.
 
 
 def access_description(usernames: Iterable[str]) -> str:

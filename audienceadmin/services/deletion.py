@@ -236,9 +236,6 @@ def job_client(client: BatchClient | None = None) -> BatchClient:
     return client.with_gate(client.new_gate())
 
 
-# --- attempts whose process died ------------------------------------------------------------------
-
-
 def stale_attempt_age() -> timedelta:
     """After this long without a *completed* event, an attempt's process cannot still be waiting
     for Batch: the client gives up at the deadline (plus one connect timeout)."""
