@@ -24,16 +24,23 @@ from django.http import StreamingHttpResponse
 MARK = "'"
 # A text value starting with one of these is written with MARK in front.
 STARTS_TO_NEUTRALISE = ("=", "+", "-", "@", "\t", "\r", MARK)
+_FIRSTS = frozenset(STARTS_TO_NEUTRALISE)
 CHUNK_ROWS = 1000  # rows per chunk sent: memory stays flat, overhead stays low
 
 
 def neutralised(value: Any) -> Any:
-    """The value as written to a cell (numbers and empty values unchanged)."""
-    if isinstance(value, str):
-        return MARK + value if value.startswith(STARTS_TO_NEUTRALISE) else value
+    """The value as written to a cell: numbers and empty values as they are, anything else as text,
+    with MARK in front if it starts with one of STARTS_TO_NEUTRALISE."""
     if value is None or isinstance(value, int | float):
         return value
-    return neutralised(str(value))
+    text = value if isinstance(value, str) else str(value)
+    return MARK + text if text.startswith(STARTS_TO_NEUTRALISE) else text
+
+
+def cells(row: Sequence[Any]) -> list[Any]:
+    """``neutralised`` for each value of a row. Plain text, most cells, takes a shortcut: an export
+    writes some 100,000 rows a second, and a function call per cell would cost a third of that."""
+    return [(MARK + v if v and v[0] in _FIRSTS else v) if v.__class__ is str else neutralised(v) for v in row]
 
 
 def original(cell: str) -> str:
@@ -47,7 +54,7 @@ def lines(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]
     writer = csv.writer(buffer)
     writer.writerow(header)
     for n, row in enumerate(rows, start=1):
-        writer.writerow([neutralised(value) for value in row])
+        writer.writerow(cells(row))
         if n % CHUNK_ROWS == 0:
             yield buffer.getvalue()
             buffer.seek(0)

@@ -40,6 +40,11 @@ def test_the_recovery_rule_gives_every_value_back(value):
     assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))  # nothing a spreadsheet would run
 
 
+@given(st.lists(st.one_of(st.text(), st.integers(), st.none(), st.floats(allow_nan=False), st.uuids())))
+def test_a_row_is_written_as_each_of_its_values_would_be(row):
+    assert csv_export.cells(row) == [csv_export.neutralised(v) for v in row]
+
+
 @pytest.fixture
 def viewer_client(viewer):
     client = Client()
