@@ -30,7 +30,7 @@ from django.db.models import Count, Q
 from django.tasks import task
 from django.utils import timezone
 
-from audienceadmin import batch_api, selectors, services
+from audienceadmin import batch, selectors, services
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, BulkItem, BulkJob
 
@@ -62,7 +62,7 @@ def bulk_names_check(text: str, *, limit: int | None = None) -> NameReport:
             name = raw.strip().strip('"').strip()
             if not name:
                 continue
-            if not batch_api.is_valid_audience_name(name):
+            if not batch.is_valid_audience_name(name):
                 reason = "longer than 255 characters" if len(name) > 255 else "has characters Batch does not allow"
                 report.invalid.append((name[:80], reason))
             elif name in seen:
@@ -133,6 +133,7 @@ class Progress:
     rejected: int
     failed: int
     unknown: int
+    not_sent: int
     skipped: int
     running: int
 
@@ -182,7 +183,7 @@ def bulk_job_task(job_id: int) -> str:
     return bulk_job_run(job_id)
 
 
-def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) -> str:
+def bulk_job_run(job_id: int, *, client: batch.MepClient | None = None) -> str:
     """Run a job to its end (or its cancellation). Safe to call again after a crash."""
     runner = uuid.uuid4().hex
     now = timezone.now()
@@ -198,8 +199,8 @@ def bulk_job_run(job_id: int, *, client: batch_api.BatchClient | None = None) ->
         BulkJob.objects.filter(pk=job_id).update(started_at=now)
     _close_interrupted_items(job)
 
-    client = client or batch_api.get_client()
-    client = client.with_gate(client.new_gate())
+    client = client or batch.get_client()
+    client = client.bound(gate=client.new_gate())
     slots = threading.BoundedSemaphore(job.concurrency)
     stop = threading.Event()  # the job was cancelled or taken over: items not started stay pending
     allowed = _still_allowed(job)

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.conf import settings
 
-from audienceadmin import batch_api, bulk
+from audienceadmin import batch, bulk
 from audienceadmin.models import AuditEvent, BatchApp
 from audienceadmin.selectors import HistoryFilter
 
@@ -11,7 +11,7 @@ NAME_RULE = "Letters A–Z and a–z, digits, “_” and “-” only; 1 to 255
 
 
 def validate_audience_name(value: str) -> None:
-    if batch_api.is_valid_audience_name(value):
+    if batch.is_valid_audience_name(value):
         return
     if len(value) > 255:
         raise forms.ValidationError(f"This name is {len(value)} characters long; Batch allows at most 255.")

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models, router, transaction
 from django.utils import timezone
 
-from audienceadmin import audit, batch_api
+from audienceadmin import audit, batch
 from audienceadmin.fields import EncryptedTextField
 
 
@@ -49,11 +49,6 @@ class BatchApp(models.Model):
         return self.archived_at is not None
 
 
-def key_hint(key: str) -> str:
-    """What may be shown of a key after saving: its last four characters."""
-    return "…" + key[-4:] if len(key) >= 12 else "…"
-
-
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise PermissionError("Audit events are insert-only: they cannot be updated.")
@@ -93,6 +88,7 @@ class AuditEvent(models.Model):
         REJECTED = "rejected", "Rejected by Batch"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown"
+        NOT_SENT = "not_sent", "Not sent"
 
     class Source(models.TextChoices):
         WEB = "web", "Web"
@@ -254,4 +250,4 @@ class BulkItem(models.Model):
 
     @property
     def batch_said(self) -> str:
-        return batch_api.answer_label(self.http_status, self.error_name)
+        return batch.answer_label(self.http_status, self.error_name)

@@ -10,7 +10,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
-from audienceadmin import batch_api
+from audienceadmin import batch
 from audienceadmin.models import AuditEvent, AuditVerification, BatchApp, BulkItem, BulkJob
 
 Kind = AuditEvent.Kind
@@ -336,7 +336,7 @@ def bulk_items_started(job: BulkJob) -> list[dict]:
             "state": st,
             "outcome": o,
             "label": outcomes.get(o) or states[st],
-            "said": batch_api.answer_label(status, error),
+            "said": batch.answer_label(status, error),
             "message": m,
         }
         for p, st, o, status, error, m in job.items.exclude(state=BulkItem.State.PENDING)

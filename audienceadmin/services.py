@@ -17,9 +17,10 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from audienceadmin import audit, batch_api, fields, selectors
+from audienceadmin import audit, batch, fields, selectors
+from audienceadmin.batch import key_hint
 from audienceadmin.fields import DecryptionError
-from audienceadmin.models import AuditEvent, AuditVerification, BatchApp, BulkItem, key_hint
+from audienceadmin.models import AuditEvent, AuditVerification, BatchApp, BulkItem
 
 logger = logging.getLogger(__name__)
 Outcome = AuditEvent.Outcome
@@ -159,7 +160,7 @@ def audience_delete(
     ip: str | None,
     source: str = AuditEvent.Source.WEB,
     actor_label: str = "",
-    client: batch_api.BatchClient | None = None,
+    client: batch.MepClient | None = None,
     details: dict | None = None,
 ) -> DeletionResult:
     """Delete audience ``name`` of ``app`` in Batch, auditing the attempt before and after.
@@ -169,7 +170,7 @@ def audience_delete(
     returned result say what Batch answered, and only a 2xx answer counts as ``deleted``.
     ``details`` (the impact preview, a bulk job id) goes into the *requested* event.
     """
-    if not batch_api.is_valid_audience_name(name):
+    if not batch.is_valid_audience_name(name):
         raise ValidationError("Invalid audience name.", code="invalid_name")
     app = BatchApp.objects.get(pk=app.pk)  # its current name and state, not a stale copy
     if app.is_archived:
@@ -198,9 +199,9 @@ def audience_delete_checked(
     ip: str | None,
     source: str,
     actor_label: str = "",
-    client: batch_api.BatchClient | None = None,
+    client: batch.MepClient | None = None,
     details: dict | None = None,
-    credentials: batch_api.Credentials | None = None,
+    credentials: batch.Credentials | None = None,
     bulk_item: int | None = None,
 ) -> DeletionResult:
     """``audience_delete`` once its checks are done: a bulk job checks the name, the app and the
@@ -208,6 +209,11 @@ def audience_delete_checked(
 
     ``bulk_item``: the job item's state changes commit with the audit events, so an item is
     *running* exactly when its request was recorded, and *done* exactly when its outcome was."""
+    if credentials is None:  # read before anything is recorded: nothing stands between the request and the call
+        try:
+            credentials = app_credentials(app)
+        except DecryptionError:
+            credentials = None  # recorded as failed: nothing can be sent
     attempt = uuid.uuid4()
     common = {
         "attempt": attempt,
@@ -224,7 +230,7 @@ def audience_delete_checked(
             BulkItem.objects.filter(pk=bulk_item).update(state=BulkItem.State.RUNNING, attempt=attempt)
 
     started = time.monotonic()
-    result = _call_batch(app, name, client or batch_api.get_client(), credentials)
+    result = _call_batch(name, client or batch.get_client(), credentials)
     duration_ms = round((time.monotonic() - started) * 1000)
     result = DeletionResult(attempt=attempt, app_name=app.name, audience=name, **result, duration_ms=duration_ms)
     recorded = _complete(
@@ -328,36 +334,34 @@ def attempt_close_interrupted(requested: AuditEvent, *, bulk_item: int | None = 
     return _complete(common, bulk_item, outcome=Outcome.UNKNOWN, message=INTERRUPTED)
 
 
-def app_credentials(app: BatchApp) -> batch_api.Credentials:
+def app_credentials(app: BatchApp) -> batch.Credentials:
     """Decrypt the app's current keys (raises DecryptionError if the configured keys cannot)."""
     api_key, rest_api_key = BatchApp.objects.filter(pk=app.pk).values_list("api_key", "rest_api_key").get()
-    return batch_api.Credentials(api_key=api_key, rest_api_key=rest_api_key)
+    return batch.Credentials(api_key=api_key, rest_api_key=rest_api_key)
 
 
-def _call_batch(
-    app: BatchApp, name: str, client: batch_api.BatchClient, credentials: batch_api.Credentials | None
-) -> dict:
-    try:
-        credentials = credentials or app_credentials(app)
-    except DecryptionError:
+def _call_batch(name: str, client: batch.MepClient, credentials: batch.Credentials | None) -> dict:
+    if credentials is None:
         return {"outcome": Outcome.FAILED, "reason": "undecryptable_keys", "tries": 0}
     try:
         response = client.delete_audience(credentials, name)
-    except batch_api.BatchApiError as exc:
+    except batch.BatchApiError as exc:
         return _from_error(Outcome.REJECTED, exc)
-    except batch_api.BatchUnavailable as exc:
+    except batch.BatchUnavailable as exc:
         return _from_error(Outcome.FAILED, exc)
-    except batch_api.OutcomeUnknown as exc:
+    except batch.OutcomeUnknown as exc:
         return _from_error(Outcome.UNKNOWN, exc)
+    except batch.NotSent as exc:
+        return _from_error(Outcome.NOT_SENT, exc)
     return {
         "outcome": Outcome.DELETED,
         "http_status": response.status,
         "tries": response.tries,
-        "reason": "deleted",
+        "reason": f"body_{response.body_error}" if response.body_error else "deleted",
     }
 
 
-def _from_error(outcome: str, exc: batch_api.BatchError) -> dict:
+def _from_error(outcome: str, exc: batch.BatchError) -> dict:
     return {
         "outcome": outcome,
         "http_status": exc.http_status,
@@ -379,15 +383,23 @@ REASONS = {
     "connect": "could not connect to Batch",
     "tls": "TLS handshake with Batch failed",
     "invalid_request": "the request could not be made (check BATCH_API_URL)",
-    "redirect": "Batch answered with an unexpected redirect",
+    "redirect": "Batch answered with a redirect instead of an answer (not followed)",
     "http": "Batch answered with an error",
     "rejected": "Batch rejected the request",
+    "deadline": "no complete answer within BATCH_API_DEADLINE",
+    "body_truncated": "Batch's answer body was cut short (its status stands)",
+    "body_timeout": "Batch's answer body was too slow to read (its status stands)",
+    "body_deadline": "Batch's answer body did not arrive within the deadline (its status stands)",
+    "cancelled": "not sent: the bulk job was cancelled",
+    "shutting_down": "not sent: the server was shutting down",
+    "pause_too_long": "not sent: Batch asked to wait longer than the deadline allows",
+    "lease_lost": "not sent: another worker took the bulk job over",
 }
 
 
 def batch_said(status: int | None, name: str, message: str = "") -> str:
     """ " Batch said: HTTP 503 MAINTENANCE_ERROR — its message.", or ""."""
-    label = batch_api.answer_label(status, name)
+    label = batch.answer_label(status, name)
     if not label:
         return ""
     return f" Batch said: {label}" + (f" — {message.rstrip('.')}" if message else "") + "."
@@ -411,6 +423,11 @@ def describe_deletion(result: DeletionResult) -> str:
 def _describe_outcome(result: DeletionResult, app: str, audience: str, said: str, tries: str) -> str:
     if result.outcome == Outcome.DELETED:
         return f"Audience {audience} was deleted from app {app}."
+    if result.outcome == Outcome.NOT_SENT:
+        return (
+            f"Nothing was sent to Batch ({REASONS.get(result.reason, result.reason).removeprefix('not sent: ')}), "
+            f"so audience {audience} was not deleted from app {app}. Try again when you are ready."
+        )
     if result.outcome == Outcome.REJECTED:
         status = result.http_status
         if status == 401 or result.error_name == "AUTHENTICATION_INVALID":
@@ -444,7 +461,14 @@ def _describe_outcome(result: DeletionResult, app: str, audience: str, said: str
                 "FIELD_ENCRYPTION_KEYS. Nothing was sent to Batch and nothing was deleted. "
                 "An administrator must restore the encryption key, or re-enter the app's keys."
             )
-        if result.reason in ("connect", "tls", "invalid_request"):
+        if result.reason == "redirect":
+            return (
+                f"Batch answered with a redirect (HTTP {result.http_status}) "
+                f"instead of carrying out the request, so audience {audience} was not deleted from app {app}. "
+                "The redirect was not followed. An administrator should check BATCH_API_URL (for example "
+                "http:// instead of https://, or a proxy in between)."
+            )
+        if result.reason in ("connect", "tls", "invalid_request", "deadline"):
             return (
                 f"Could not reach Batch{tries}: {REASONS[result.reason]}. Nothing was sent, so "
                 f"audience {audience} was not deleted. Try again later; if it persists, check the "
@@ -505,17 +529,17 @@ def app_test_connection(*, actor: AbstractBaseUser, app: BatchApp, ip: str | Non
     status, error_name, error_code, batch_message = None, "", "", ""
     try:
         credentials = app_credentials(app)
-        response = batch_api.get_client().list_audiences(credentials, limit=1)
+        response = batch.get_client().list_audiences(credentials, limit=1)
     except DecryptionError:
         result = ConnectionTest(False, f"The stored keys of app {name} cannot be decrypted with FIELD_ENCRYPTION_KEYS.")
-    except batch_api.BatchApiError as exc:
+    except batch.BatchApiError as exc:
         status, error_name, error_code, batch_message = exc.http_status, exc.name, exc.code, exc.message
         if exc.http_status == 401:
             text = f"Batch rejected the keys of app {name}: replace the REST API key or the API key."
         else:
             text = f"Batch refused the test request for app {name}."
         result = ConnectionTest(False, text + batch_said(status, exc.name))
-    except batch_api.BatchError as exc:
+    except batch.BatchError as exc:
         status, error_name, error_code, batch_message = exc.http_status, exc.name, exc.code, exc.message
         why = REASONS.get(exc.reason, exc.reason) + (f" (HTTP {status})" if status else "")
         result = ConnectionTest(False, f"Could not check app {name}: {why}. Try again later.")
@@ -629,10 +653,10 @@ class AudienceList:
         return self.offset > 0
 
 
-def _read_error(exc: batch_api.BatchError, app: BatchApp) -> str:
+def _read_error(exc: batch.BatchError, app: BatchApp) -> str:
     if exc.http_status == 401:
         text = f"Batch rejected the keys of app “{app.name}”: a key administrator should check them."
-    elif isinstance(exc, batch_api.BatchApiError):
+    elif isinstance(exc, batch.BatchApiError):
         text = "Batch refused the request."
     else:
         text = f"Batch could not answer ({REASONS.get(exc.reason, exc.reason)}); try again in a moment."
@@ -642,10 +666,10 @@ def _read_error(exc: batch_api.BatchError, app: BatchApp) -> str:
 def audience_list(*, app: BatchApp, offset: int = 0, limit: int = 50) -> AudienceList:
     """A page of the app's audiences as Batch lists them (newest first). Failures are a message."""
     try:
-        response = batch_api.get_client().list_audiences(app_credentials(app), offset=offset, limit=limit)
+        response = batch.get_client().list_audiences(app_credentials(app), offset=offset, limit=limit)
     except DecryptionError:
         return AudienceList([], offset, limit, f"The stored keys of app “{app.name}” cannot be decrypted.")
-    except batch_api.BatchError as exc:
+    except batch.BatchError as exc:
         return AudienceList([], offset, limit, _read_error(exc, app))
     data = response.data if isinstance(response.data, dict) else {}
     items = [a for a in data.get("custom_audiences") or [] if isinstance(a, dict) and isinstance(a.get("name"), str)]
@@ -669,14 +693,14 @@ class Preview:
 
 def audience_preview(*, app: BatchApp, name: str) -> Preview:
     try:
-        response = batch_api.get_client().get_audience(app_credentials(app), name)
+        response = batch.get_client().get_audience(app_credentials(app), name)
     except DecryptionError:
         return Preview(None, warning="The app's stored keys cannot be decrypted.")
-    except batch_api.BatchApiError as exc:
+    except batch.BatchApiError as exc:
         if exc.http_status == 404:
             return Preview(False)
         return Preview(None, warning=_read_error(exc, app))
-    except batch_api.BatchError as exc:
+    except batch.BatchError as exc:
         return Preview(None, warning=_read_error(exc, app))
     data = response.data if isinstance(response.data, dict) else {}
     nb_ids = data.get("nb_ids")

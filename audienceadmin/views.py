@@ -15,6 +15,7 @@ from django.db import DatabaseError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audienceadmin import bulk, selectors, services
@@ -34,6 +35,7 @@ OUTCOME_LEVEL = {
     AuditEvent.Outcome.REJECTED: messages.ERROR,
     AuditEvent.Outcome.FAILED: messages.ERROR,
     AuditEvent.Outcome.UNKNOWN: messages.WARNING,
+    AuditEvent.Outcome.NOT_SENT: messages.WARNING,
 }
 
 
@@ -99,6 +101,7 @@ def app_list(request: HttpRequest) -> HttpResponse:
     return render(request, "audienceadmin/app_list.html", {"apps": selectors.apps_all()})
 
 
+@sensitive_post_parameters("api_key", "rest_api_key")
 @require_http_methods(["GET", "POST"])
 @permission_required("audienceadmin.add_batchapp")
 def app_create(request: HttpRequest) -> HttpResponse:
@@ -110,6 +113,7 @@ def app_create(request: HttpRequest) -> HttpResponse:
     return render(request, "audienceadmin/app_form.html", {"form": form})
 
 
+@sensitive_post_parameters("api_key", "rest_api_key")
 @require_http_methods(["GET", "POST"])
 @permission_required("audienceadmin.change_batchapp")
 def app_edit(request: HttpRequest, pk: int) -> HttpResponse:

@@ -210,13 +210,15 @@ def test_fault_matrix(case, channel, operator, batch_app, fast_client, fake_time
 
 
 def test_an_unreachable_batch_fails_without_sending(operator, batch_app, fake_time, settings, monkeypatch):
-    from audienceadmin import batch_api
+    from audienceadmin import batch
 
     settings.BATCH_API_URL, settings.BATCH_API_MAX_TRIES = "http://127.0.0.1:9", 4  # nothing listens there
     monkeypatch.setattr(
-        batch_api,
+        batch,
         "get_client",
-        lambda: batch_api.BatchClient(batch_api.config_from_settings(), sleep=fake_time.sleep, clock=fake_time.clock),
+        lambda: batch.MepClient(
+            batch.Transport(batch.config_from_settings(), sleep=fake_time.sleep, clock=fake_time.clock)
+        ),
     )
     shown = run_web(operator, batch_app)
     assert "Could not reach Batch" in shown and "Nothing was sent" in shown

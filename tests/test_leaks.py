@@ -18,7 +18,7 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from audienceadmin import batch_api, services
+from audienceadmin import batch, services
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import BatchApp
 from tests.conftest import PASSWORD, make_user
@@ -95,8 +95,8 @@ def test_no_key_leaks_anywhere(
     hay = Haystack()
     superuser = django_user_model.objects.create_superuser("root", "", PASSWORD)
     apps = list(BatchApp.objects.all())
-    client_config_fast = batch_api.ClientConfig(base_url=simulator.url, read_timeout=0.2, max_tries=2)
-    short_client = batch_api.BatchClient(client_config_fast, sleep=lambda s: None)
+    client_config_fast = batch.ClientConfig(base_url=simulator.url, read_timeout=0.2, max_tries=2)
+    short_client = batch.MepClient(batch.Transport(client_config_fast, sleep=lambda s: None))
 
     # 1. every page, as every role
     for user in (None, viewer, operator, keyadmin, superuser):
@@ -133,20 +133,20 @@ def test_no_key_leaks_anywhere(
 
     # 3. the client's exceptions themselves, for every fault
     for app_name, (api_key, rest_key) in leaky_keys.items():
-        creds = batch_api.Credentials(api_key, rest_key)
+        creds = batch.Credentials(api_key, rest_key)
         for fault in FAULTS:
             simulator.clear_faults()
             simulator.add_fault(**fault)
             try:
                 short_client.delete_audience(creds, "keep-me")
-            except batch_api.BatchError as exc:
+            except batch.BatchError as exc:
                 hay.add(f"exception {app_name} {fault}", f"{exc!s} {exc!r} {exc.message} {exc.args}")
     simulator.clear_faults()
-    unreachable = batch_api.BatchClient(batch_api.ClientConfig(base_url="http://127.0.0.1:9", max_tries=1))
+    unreachable = batch.MepClient(batch.Transport(batch.ClientConfig(base_url="http://127.0.0.1:9", max_tries=1)))
     for api_key, rest_key in leaky_keys.values():
         try:
-            unreachable.delete_audience(batch_api.Credentials(api_key, rest_key), "x")
-        except batch_api.BatchError as exc:
+            unreachable.delete_audience(batch.Credentials(api_key, rest_key), "x")
+        except batch.BatchError as exc:
             hay.add("exception unreachable", f"{exc!s} {exc!r} {exc.__context__!r} {exc.__cause__!r}")
 
     # 4. the CLI, both outcomes

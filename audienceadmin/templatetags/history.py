@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from audienceadmin import batch_api
+from audienceadmin import batch
 
 register = template.Library()
 
@@ -29,7 +29,7 @@ def _when(event, detail_url: str, zone: tzinfo) -> str:
 
 
 def _batch_said(event) -> str:
-    said = _e(batch_api.answer_label(event.http_status, event.error_name))
+    said = _e(batch.answer_label(event.http_status, event.error_name))
     if event.error_code:
         said += f" (code {_e(event.error_code)})"
     if event.message:

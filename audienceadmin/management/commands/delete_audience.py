@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from audienceadmin import batch_api, selectors, services
+from audienceadmin import batch, selectors, services
 from audienceadmin.forms import NAME_RULE
 from audienceadmin.models import AuditEvent
 
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, audience: str, app: str, actor: str | None, **options) -> None:
-        if not batch_api.is_valid_audience_name(audience):
+        if not batch.is_valid_audience_name(audience):
             raise CommandError(f"Invalid audience name {audience!r}. {NAME_RULE}", returncode=USAGE_ERROR)
         batch_app = selectors.app_by_name(app)
         if batch_app is None:
