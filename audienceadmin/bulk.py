@@ -199,10 +199,11 @@ def bulk_job_run(job_id: int, *, client: batch.MepClient | None = None) -> str:
         BulkJob.objects.filter(pk=job_id).update(started_at=now)
     _close_interrupted_items(job)
 
-    client = client or batch.get_client()
-    client = client.bound(gate=client.new_gate())
-    slots = threading.BoundedSemaphore(job.concurrency)
     stop = threading.Event()  # the job was cancelled or taken over: items not started stay pending
+    client = client or batch.get_client()
+    gate = client.new_gate()
+    client = client.bound(gate=gate, should_stop=lambda: "cancelled" if stop.is_set() else "")
+    slots = threading.BoundedSemaphore(job.concurrency)
     allowed = _still_allowed(job)
     last_beat = last_check = time.monotonic()
     try:
@@ -228,7 +229,9 @@ def bulk_job_run(job_id: int, *, client: batch.MepClient | None = None) -> str:
 
     def delete_one(item_id: int, audience: str) -> None:
         try:
-            if stop.is_set():
+            # A pause (429/503 seen by another thread) is waited out before the item starts, so that
+            # its deadline begins after it; a cancel during the wait leaves the item unattempted.
+            if gate.wait(lambda: "stop" if stop.is_set() else "") or stop.is_set():
                 return
             if allowed is not True:
                 raise ValidationError(allowed)

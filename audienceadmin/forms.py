@@ -4,6 +4,7 @@ from django import forms
 from django.conf import settings
 
 from audienceadmin import batch, bulk
+from audienceadmin.batch import Secret
 from audienceadmin.models import AuditEvent, BatchApp
 from audienceadmin.selectors import HistoryFilter
 
@@ -67,6 +68,25 @@ class ConfirmDeleteForm(DeleteAudienceForm):
         return cleaned
 
 
+class SecretField(forms.CharField):
+    """A key typed into a form: cleaned into a ``Secret`` at once, so no frame after this one holds it in clear."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(strip=True, widget=SecretInput(), max_length=200, **kwargs)
+
+    def to_python(self, value) -> Secret | str:
+        text = super().to_python(value)
+        return Secret(text) if text else ""
+
+    def validate(self, value) -> None:
+        super().validate(value)
+        if value and (len(value) < 12 or any(c.isspace() for c in value.reveal())):
+            raise forms.ValidationError("This does not look like a Batch key: at least 12 characters, no spaces.")
+
+    def run_validators(self, value) -> None:
+        super().run_validators(value.reveal() if isinstance(value, Secret) else value)
+
+
 class SecretInput(forms.PasswordInput):
     """Never renders a value back, whatever the form holds."""
 
@@ -76,18 +96,12 @@ class SecretInput(forms.PasswordInput):
 
 class AppForm(forms.Form):
     name = forms.CharField(label="Display name", max_length=100)
-    api_key = forms.CharField(
+    api_key = SecretField(
         label="Batch API key",
-        strip=True,
-        widget=SecretInput(),
-        max_length=200,
         help_text="The app's Live, Dev or SDK API key (Batch dashboard → Settings → General).",
     )
-    rest_api_key = forms.CharField(
+    rest_api_key = SecretField(
         label="REST API key",
-        strip=True,
-        widget=SecretInput(),
-        max_length=200,
         help_text="The company REST API key, sent as X-Authorization.",
     )
 
@@ -121,18 +135,6 @@ class AppForm(forms.Form):
         if others.exists():
             raise forms.ValidationError("An app with this name already exists.")
         return name
-
-    def _clean_key(self, field: str) -> str:
-        key = self.cleaned_data[field]
-        if key and (len(key) < 12 or any(c.isspace() for c in key)):
-            raise forms.ValidationError("This does not look like a Batch key: at least 12 characters, no spaces.")
-        return key
-
-    def clean_api_key(self) -> str:
-        return self._clean_key("api_key")
-
-    def clean_rest_api_key(self) -> str:
-        return self._clean_key("rest_api_key")
 
 
 class HistoryFilterForm(forms.Form):

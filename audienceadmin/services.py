@@ -294,11 +294,9 @@ def bulk_item_message(outcome: str, message: str) -> str:
 
 
 def stale_attempt_age() -> timedelta:
-    """After this long without a *completed* event, an attempt's process cannot still be waiting
-    for Batch: the client gives up at the deadline (plus one connect timeout)."""
-    return timedelta(
-        seconds=settings.BATCH_API_DEADLINE + settings.BATCH_API_CONNECT_TIMEOUT + settings.AUDIT_SWEEP_GRACE
-    )
+    """After this long without a *completed* event, an attempt's process cannot still be waiting for
+    Batch: no call outlives the client's hard bound (its deadline, enforced by a watchdog)."""
+    return timedelta(seconds=batch.config_from_settings().hard_bound + settings.AUDIT_SWEEP_GRACE)
 
 
 _last_sweep = 0.0

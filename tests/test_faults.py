@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -392,6 +393,7 @@ def test_a_process_killed_mid_call_is_closed_as_unknown_by_the_sweep(tmp_path: P
     assert events() == [("delete_requested", "", "")]
     # Within the deadline, the attempt may still be waiting for Batch: the sweep leaves it alone.
     assert "Closed 0" in run("sweep_attempts").stdout
+    time.sleep(1.2)  # past the hard bound of a 0.1 s deadline (0.1 s + the watchdog's 1 s slack)
     swept = run("sweep_attempts", BATCH_API_DEADLINE="0.1", BATCH_API_CONNECT_TIMEOUT="0.1", AUDIT_SWEEP_GRACE="0")
     assert "Closed 1" in swept.stdout, swept.stderr
     assert events() == [("delete_requested", "", ""), ("delete_completed", "unknown", services.INTERRUPTED)]
@@ -400,7 +402,7 @@ def test_a_process_killed_mid_call_is_closed_as_unknown_by_the_sweep(tmp_path: P
 
 def test_the_history_page_sweeps_interrupted_attempts(viewer, operator, batch_app, settings, monkeypatch):
     monkeypatch.setattr(services, "_last_sweep", 0.0)  # the page sweeps at most once a minute
-    settings.BATCH_API_DEADLINE, settings.BATCH_API_CONNECT_TIMEOUT, settings.AUDIT_SWEEP_GRACE = 0, 0, 0
+    monkeypatch.setattr(services, "stale_attempt_age", lambda: timedelta(0))  # any open attempt is stale
 
     class DyingClient:
         def delete_audience(self, credentials, name):

@@ -3,7 +3,7 @@
 Django's ``SafeExceptionReporterFilter`` honours ``@sensitive_variables`` and
 ``@sensitive_post_parameters`` only when ``DEBUG`` is off; ``make run`` and ``make demo`` run with it
 on. This filter is always active, and it hides every local variable of the frames that handle keys
-in clear text: the Batch transport and deadline, and the HTTP stack below them.
+in clear text: the Batch transport and deadline, the HTTP stack below them, and encryption.
 """
 
 from __future__ import annotations
@@ -16,6 +16,8 @@ from django.views.debug import SafeExceptionReporterFilter
 HIDDEN_MODULES = (
     "audienceadmin.batch.transport",
     "audienceadmin.batch.deadline",
+    "audienceadmin.fields",
+    "cryptography",
     "requests",
     "urllib3",
     "http.client",

@@ -12,8 +12,10 @@ import hmac
 from dataclasses import dataclass, field
 
 
-def key_hint(key: str) -> str:
+def key_hint(key: str | Secret) -> str:
     """What may be shown of a key: its last four characters (nothing for a short one)."""
+    if isinstance(key, Secret):
+        key = key.reveal()
     return "…" + key[-4:] if len(key) >= 12 else "…"
 
 

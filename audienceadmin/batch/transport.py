@@ -62,6 +62,7 @@ StopCheck = Callable[[], str]
 
 logger = logging.getLogger("audienceadmin.batch")
 _shutting_down = threading.Event()
+WATCHDOG_SLACK = 1.0  # seconds: the watchdog's wake-up, a socket's shutdown, the exception's way up
 
 
 def refuse_new_calls() -> None:
@@ -89,6 +90,11 @@ class ClientConfig:
     backoff_cap: float = 8.0
     rate_limit_wait: float = 5.0
     min_try_window: float = 5.0  # at most the read timeout (see ``try_window``)
+
+    @property
+    def hard_bound(self) -> float:
+        """Seconds after which no call of this configuration can still be running, whatever Batch does."""
+        return self.deadline + WATCHDOG_SLACK
 
     @property
     def try_window(self) -> float:
@@ -372,7 +378,7 @@ class Transport:
                     params=request.params,
                     headers=headers,
                     json=request.json,
-                    timeout=(cfg.connect_timeout, read_timeout),
+                    timeout=(min(cfg.connect_timeout, left), read_timeout),
                     stream=True,
                     allow_redirects=False,
                 )
