@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from audienceadmin.simulator import ERRORS, BatchSimulator, RecordedRequest, main
+from audienceadmin.batch.simulator import ERRORS, BatchSimulator, RecordedRequest, main
 
 API_KEY = "LIVE0123456789ABCDEF"
 REST_KEY = "rest-secret-9f8e7d6c5b4a"
@@ -30,7 +30,7 @@ OTHER_KEY = "DEV000000000000OTHER"
 OTHER_REST = "rest-secret-other-1111"
 BASE = f"/1.1/{API_KEY}/custom-audience"
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 
 
 class Response(NamedTuple):
@@ -714,7 +714,7 @@ def test_cli_serves_until_sigterm() -> None:
         [
             sys.executable,
             "-m",
-            "audienceadmin.simulator",
+            "audienceadmin.batch.simulator",
             "--port",
             "0",
             "--app",

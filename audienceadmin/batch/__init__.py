@@ -1,0 +1,1 @@
+"""Batch: how Audience Admin talks to Batch's APIs (and the simulator that stands in for them)."""

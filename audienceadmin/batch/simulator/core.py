@@ -1,0 +1,174 @@
+"""``BatchSimulator``: the Python API that tests and the demo use (lifecycle, state, faults, the request log)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from .faults import FaultBook
+from .protocol import MAX_HANG_SECONDS, check_number
+from .server import Server, Server6
+from .state import RecordedRequest, State
+
+
+class BatchSimulator:
+    """Batch's audience APIs on a real socket, with in-memory state and fault injection."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        latency: float = 0.0,
+        *,
+        quiet: bool = True,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.quiet = quiet
+        self._state = State(latency)
+        self._faults = FaultBook()
+        self._lifecycle = threading.Lock()
+        self._server: Server | None = None
+        self._thread: threading.Thread | None = None
+        self._address: tuple[str, int] | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------------
+
+    def start(self) -> BatchSimulator:
+        with self._lifecycle:
+            if self._server is not None:
+                return self
+            server_class = Server6 if ":" in self.host else Server
+            server = server_class((self.host, self.port), self)
+            self._address = server.server_address[:2]
+            self._server = server
+            self._thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"batch-simulator-{self._address[1]}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving; wakes requests hung in a fault and closes open connections."""
+        with self._lifecycle:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        server.stop_event.set()
+        server.shutdown()
+        server.server_close()
+        server.close_connections()
+        if thread is not None:
+            thread.join(timeout=2)
+
+    def __enter__(self) -> BatchSimulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def url(self) -> str:
+        if self._address is None:
+            raise RuntimeError("the simulator has not been started")
+        host, port = self._address
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    @property
+    def latency(self) -> float:
+        """Seconds every API answer waits (faults add their own)."""
+        with self._state.lock:
+            return self._state.latency
+
+    @latency.setter
+    def latency(self, value: float) -> None:
+        checked = check_number(value, "latency", low=0, high=MAX_HANG_SECONDS)
+        with self._state.lock:
+            self._state.latency = checked
+
+    # -- MEP apps --------------------------------------------------------------------------------
+
+    def add_app(
+        self,
+        api_key: str,
+        rest_api_key: str,
+        audiences: Iterable[str | dict[str, Any]] = (),
+    ) -> None:
+        """Register (or replace) an app; audiences are created in order, so the last is newest."""
+        self._state.add_app(api_key, rest_api_key, audiences)
+
+    def add_audience(
+        self,
+        api_key: str,
+        name: str,
+        *,
+        type: str = "custom_ids",
+        description: str = "",
+        nb_ids: int = 0,
+    ) -> None:
+        """Create (or replace, as the newest) an audience of a registered app."""
+        self._state.add_audience(api_key, name, type=type, description=description, nb_ids=nb_ids)
+
+    def audience_names(self, api_key: str) -> list[str]:
+        """Names of the app's audiences, newest first ([] for an unknown key)."""
+        return self._state.audience_names(api_key)
+
+    # -- faults ----------------------------------------------------------------------------------
+
+    def add_fault(
+        self,
+        *,
+        action: str,
+        api_key: str | None = None,
+        audience: str | None = None,
+        method: str | None = None,
+        error: str | None = None,
+        status: int | None = None,
+        times: int | None = None,
+        latency: float = 0.0,
+        retry_after: str | None = None,
+    ) -> dict[str, Any]:
+        """Register a fault; the first active fault matching a request answers it. Returns its description."""
+        return self._faults.add(
+            action=action,
+            api_key=api_key,
+            audience=audience,
+            method=method,
+            error=error,
+            status=status,
+            times=times,
+            latency=latency,
+            retry_after=retry_after,
+        )
+
+    def faults(self) -> list[dict[str, Any]]:
+        """Every registered fault (spent ones too) with its remaining count and hits."""
+        return self._faults.describe()
+
+    def clear_faults(self) -> None:
+        self._faults.clear()
+
+    # -- the request log -------------------------------------------------------------------------
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        return self._state.requests()
+
+    def clear_requests(self) -> None:
+        self._state.clear_requests()
+
+    def reset(self) -> None:
+        """Forget apps, audiences, faults and the request log; restore the constructor latency."""
+        self._faults.clear()
+        self._state.reset()

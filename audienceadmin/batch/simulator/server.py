@@ -1,0 +1,348 @@
+"""The HTTP server: connections, request framing and body reading, dispatch, and logs without keys."""
+
+from __future__ import annotations
+
+import contextlib
+import http
+import ipaddress
+import re
+import socket
+import socketserver
+import struct
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from . import control, mep, replies
+from .protocol import JSON_TYPE, dumps, error, error_for_status, reason
+from .state import Entry
+
+if TYPE_CHECKING:
+    from .core import BatchSimulator
+
+MAX_BODY_BYTES = 16 * 1024 * 1024
+CONTROL_PREFIX = control.PREFIX
+
+
+class BadFraming(Exception):
+    """The request body could not be delimited; the connection must be closed."""
+
+
+def canonical_header(name: str) -> str:
+    return "-".join(part.capitalize() for part in name.split("-"))
+
+
+def redact_path(path: str) -> str:
+    raw_path = path.partition("?")[0]
+    if raw_path.startswith(CONTROL_PREFIX):
+        return raw_path
+    parts = raw_path.split("/")
+    if len(parts) > 2:
+        parts[2] = "<key>"
+    return "/".join(parts)
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+    request_queue_size = 64
+
+    def __init__(self, address: tuple[str, int], sim: BatchSimulator) -> None:
+        self.simulator = sim
+        self.stop_event = threading.Event()
+        self._connections: set[socket.socket] = set()
+        self._aborted: set[socket.socket] = set()
+        self._conn_lock = threading.Lock()
+        super().__init__(address, Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind resolves the FQDN, which can stall on hosts without DNS.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        request, address = super().get_request()
+        with self._conn_lock:
+            self._connections.add(request)
+        return request, address
+
+    def abort_connection(self, request: socket.socket) -> None:
+        """Make the coming close send a TCP reset instead of an orderly shutdown."""
+        with contextlib.suppress(OSError):
+            request.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        with self._conn_lock:
+            self._aborted.add(request)
+
+    def shutdown_request(self, request: Any) -> None:
+        with self._conn_lock:
+            self._connections.discard(request)
+            aborted = request in self._aborted
+            self._aborted.discard(request)
+        if aborted:
+            self.close_request(request)
+        else:
+            super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        with self._conn_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        exc = sys.exc_info()[1]
+        if isinstance(exc, OSError) or self.simulator.quiet:
+            return
+        sys.stderr.write(f"batch simulator: error handling a request: {type(exc).__name__}\n")
+
+
+class Server6(Server):
+    address_family = socket.AF_INET6
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "BatchSimulator/1.0"
+    sys_version = ""
+    disable_nagle_algorithm = True
+    timeout = 120  # idle keep-alive connections are closed after this many seconds
+    server: Server
+
+    def version_string(self) -> str:
+        return self.server_version
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def handle_one_request(self) -> None:
+        self._response_started = False
+        self.command, self.path = "", ""
+        try:
+            self.raw_requestline = self.rfile.readline(65537)
+            if len(self.raw_requestline) > 65536:
+                self.requestline = self.request_version = self.command = ""
+                self.send_error(http.HTTPStatus.REQUEST_URI_TOO_LONG)
+                return
+            if not self.raw_requestline:
+                self.close_connection = True
+                return
+            if not self.parse_request():
+                return
+            self._dispatch()
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+        except Exception:  # noqa: BLE001 - a bug in the simulator answers 500, as a real server would
+            self.close_connection = True
+            if not self._response_started:
+                with contextlib.suppress(OSError):  # the client may be gone
+                    answer = error("SERVER_ERROR", "Internal simulator error.")
+                    self.send_json(answer.status, answer.payload)
+            if not self.server.simulator.quiet:
+                sys.stderr.write("batch simulator: unexpected error while handling a request\n")
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # Never echo the request line: it may carry an API key.
+        self.close_connection = True
+        name = error_for_status(int(code))
+        answer = error(name, f"{reason(code)}.", status=int(code)) if name else None
+        payload = answer.payload if answer else {"code": 0, "error_code": "BAD_REQUEST", "message": f"{reason(code)}."}
+        self.send_json(int(code), payload)
+
+    def send(
+        self,
+        status: int,
+        body: bytes,
+        content_type: str | None,
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self._response_started = True
+        if self.request_version == "HTTP/0.9":
+            # Unparseable or HTTP/0.9 request lines still get a status line and headers.
+            self.request_version = "HTTP/1.0"
+            self.close_connection = True
+        self.send_response(status)
+        if content_type:
+            self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        for key, value in headers:
+            self.send_header(key, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if body and self.command != "HEAD":
+            self.wfile.write(body)
+
+    def send_json(self, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
+        self.send(status, dumps(payload), JSON_TYPE, headers)
+
+    def _read_body(self) -> bytes:
+        encodings = [v.strip().lower() for v in self.headers.get_all("Transfer-Encoding", [])]
+        if encodings:
+            if encodings != ["chunked"]:
+                raise BadFraming("unsupported Transfer-Encoding")
+            return self._read_chunked()
+        lengths = {v.strip() for v in self.headers.get_all("Content-Length", [])}
+        if not lengths:
+            return b""
+        if len(lengths) != 1:
+            raise BadFraming("conflicting Content-Length headers")
+        (length_s,) = lengths
+        if not re.fullmatch(r"[0-9]{1,12}", length_s):
+            raise BadFraming("invalid Content-Length")
+        length = int(length_s)
+        if length > MAX_BODY_BYTES:
+            raise BadFraming("request body too large")
+        body = self.rfile.read(length)
+        if len(body) != length:
+            raise BadFraming("truncated request body")
+        return body
+
+    def _read_chunked(self) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        while True:
+            line = self.rfile.readline(1026)
+            size_s = line.split(b";", 1)[0].strip()
+            if not re.fullmatch(rb"[0-9A-Fa-f]{1,8}", size_s):
+                raise BadFraming("invalid chunk size")
+            size = int(size_s, 16)
+            if size == 0:
+                break
+            total += size
+            if total > MAX_BODY_BYTES:
+                raise BadFraming("request body too large")
+            chunk = self.rfile.read(size)
+            if len(chunk) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
+                raise BadFraming("truncated chunk")
+            chunks.append(chunk)
+        for _ in range(100):  # trailers, up to the empty line
+            trailer = self.rfile.readline(65537)
+            if trailer in (b"\r\n", b"\n", b""):
+                break
+        return b"".join(chunks)
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep without holding any lock; True if the simulator is stopping."""
+        if seconds <= 0:
+            return self.server.stop_event.is_set()
+        return self.server.stop_event.wait(seconds)
+
+    def abort(self) -> None:
+        """Close the connection with a TCP reset, without a byte of answer."""
+        self.close_connection = True
+        self.server.abort_connection(self.connection)
+
+    def _is_loopback_peer(self) -> bool:
+        try:
+            return ipaddress.ip_address(str(self.client_address[0])).is_loopback
+        except (ValueError, IndexError, TypeError):
+            return False
+
+    # -- dispatch ------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        state = self.server.simulator._state
+        received_at = time.monotonic()
+        words = self.requestline.split()
+        # http.server collapses a leading "//" in self.path; keep the target exactly as sent.
+        target = words[1] if len(words) == 3 else self.path
+        raw_path, _, query = target.partition("?")
+        is_control = (
+            raw_path == CONTROL_PREFIX or raw_path.startswith(CONTROL_PREFIX + "/")
+        ) and self._is_loopback_peer()
+        try:
+            body = self._read_body()
+        except BadFraming as exc:
+            self.close_connection = True
+            if is_control:
+                self.send_json(400, {"message": str(exc)})
+                return
+            entry = self._new_entry(raw_path, query, b"", received_at)
+            state.record(entry)
+            answer = error("MALFORMED_PARAMETER", f"Bad request: {exc}.")
+            state.set_outcome(entry, status=answer.status)
+            self.send_json(answer.status, answer.payload)
+            return
+        if is_control:
+            status, payload = control.handle(self.server.simulator, self.command, raw_path, query, body)
+            self.send_json(status, payload)
+            return
+        entry = self._new_entry(raw_path, query, body, received_at)
+        state.record(entry)
+        self._api_request(entry, raw_path, query, body)
+
+    def _new_entry(self, raw_path: str, query: str, body: bytes, received_at: float) -> Entry:
+        headers = {canonical_header(k): v for k, v in self.headers.items()}
+        return Entry(
+            method=self.command,
+            path=raw_path,
+            query=query,
+            headers=headers,
+            body=body,
+            received_at=received_at,
+        )
+
+    def _api_request(self, entry: Entry, raw_path: str, query: str, body: bytes) -> None:
+        sim = self.server.simulator
+        state = sim._state
+        if self.wait(state.latency):
+            self._abandon(entry)
+            return
+        route = mep.parse_route(raw_path)
+        api_key = route.api_key if route else None
+        audience = route.name if route and route.is_item else None
+        fault = sim._faults.take(api_key, audience, self.command)
+        if fault is not None:
+            state.set_outcome(entry, fault=fault.action, status=None)
+            if self.wait(fault.latency):
+                self._abandon(entry)
+                return
+            if fault.action != "delay":
+                replies.reply(self, fault, lambda status: state.set_outcome(entry, status=status))
+                return
+        auth = self.headers.get_all("X-Authorization", [])
+        answer = mep.handle(state, self.command, route, query, auth, body)
+        state.set_outcome(entry, status=answer.status)
+        self.send_json(answer.status, answer.payload, answer.headers)
+
+    def _abandon(self, entry: Entry) -> None:
+        self.server.simulator._state.set_outcome(entry, status=None)
+        self.close_connection = True
+
+    # -- logging (never print API keys) ------------------------------------------------------
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        if self.server.simulator.quiet:
+            return
+        command = getattr(self, "command", None) or "-"
+        path = redact_path(getattr(self, "path", "") or "")
+        code_s = str(int(code)) if isinstance(code, int) else str(code)
+        self._write_log(f"{command} {path} {code_s}")
+
+    def log_message(self, fmt: str, *args: Any) -> None:
+        if self.server.simulator.quiet:
+            return
+        try:
+            message = fmt % args
+        except (TypeError, ValueError):
+            message = fmt
+        self._write_log(re.sub(r"/[0-9]+\.[0-9]+/[^/\s?'\"]+", "/<version>/<key>", message))
+
+    def _write_log(self, message: str) -> None:
+        """Write one line to stderr, without known keys (even percent-encoded) or control bytes."""
+        secrets_ = self.server.simulator._state.secrets()
+        for secret in secrets_:
+            message = message.replace(secret, "<key>")
+        decoded = unquote(message)
+        if any(secret in decoded for secret in secrets_):
+            message = "<request line withheld: it contains a key>"
+        message = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in message)
+        sys.stderr.write(f"{self.address_string()} {message}\n")
