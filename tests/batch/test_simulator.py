@@ -153,19 +153,70 @@ def test_view_returns_detail_with_indexing_state(sim: BatchSimulator) -> None:
     assert TIMESTAMP.fullmatch(resp.json()["updated"])
 
 
-def test_create_view_delete_cycle(sim: BatchSimulator) -> None:
-    path_v10 = f"/1.0/{API_KEY}/custom-audience/fresh"
-    created = call(sim, "POST", path_v10, body={"type": "custom_ids"})
+@pytest.mark.parametrize(
+    ("version", "kind"), [("1.0", "custom_ids"), ("1.0", "advertising_ids"), ("1.1", "install_ids")]
+)
+def test_create_view_delete_cycle(sim: BatchSimulator, version: str, kind: str) -> None:
+    base = f"/{version}/{API_KEY}/custom-audience"
+    created = call(sim, "POST", f"{base}/fresh", body={"type": kind})
     assert (created.status, created.json()) == (200, {})
-    assert sim.audience_names(API_KEY)[0] == "fresh"
-    assert call(sim, "GET", f"{BASE}/fresh").json()["type"] == "custom_ids"
-    duplicate = call(sim, "POST", f"{BASE}/fresh", body={"type": "custom_ids"})
+    assert sim.audience_names(API_KEY, version)[0] == "fresh"
+    assert call(sim, "GET", f"{base}/fresh").json()["type"] == kind
+    duplicate = call(sim, "POST", f"{base}/fresh", body={"type": kind})
     assert "exists" in assert_error(duplicate, "MALFORMED_PARAMETER")["message"]
-    deleted = call(sim, "DELETE", f"{BASE}/fresh")
+    deleted = call(sim, "DELETE", f"{base}/fresh")
     assert (deleted.status, deleted.json()) == (200, {})
-    assert "fresh" not in sim.audience_names(API_KEY)
-    assert_error(call(sim, "GET", f"{BASE}/fresh"), "ROUTE_NOT_FOUND")
-    assert_error(call(sim, "DELETE", f"{BASE}/fresh"), "ROUTE_NOT_FOUND")
+    assert "fresh" not in sim.audience_names(API_KEY, version)
+    assert_error(call(sim, "GET", f"{base}/fresh"), "ROUTE_NOT_FOUND")
+    assert_error(call(sim, "DELETE", f"{base}/fresh"), "ROUTE_NOT_FOUND")
+
+
+@pytest.mark.parametrize(
+    ("version", "kind"), [("1.0", "install_ids"), ("1.1", "custom_ids"), ("1.1", "advertising_ids")]
+)
+def test_each_version_creates_only_its_own_types(sim: BatchSimulator, version: str, kind: str) -> None:
+    resp = call(sim, "POST", f"/{version}/{API_KEY}/custom-audience/fresh", body={"type": kind})
+    assert version in assert_error(resp, "MALFORMED_PARAMETER")["message"]
+    assert "fresh" not in sim.audience_names(API_KEY, version)
+
+
+def test_1_0_and_1_1_keep_separate_audiences(sim: BatchSimulator) -> None:
+    base_10 = f"/1.0/{API_KEY}/custom-audience"
+    sim.add_audience(API_KEY, "shared", version="1.0", nb_ids=10)
+    sim.add_audience(API_KEY, "shared", nb_ids=11)
+    sim.add_audience(API_KEY, "only-10", version="1.0", type="advertising_ids")
+    assert sim.audience_names(API_KEY, "1.0") == ["only-10", "shared"]
+    assert sim.audience_names(API_KEY) == sim.audience_names(API_KEY, "1.1") == ["shared", "newest", "middle", "oldest"]
+    listed_10 = call(sim, "GET", base_10).json()["custom_audiences"]
+    assert [(a["name"], a["type"], a["nb_ids"]) for a in listed_10] == [
+        ("only-10", "advertising_ids", 0),
+        ("shared", "custom_ids", 10),
+    ]
+    assert [a["name"] for a in call(sim, "GET", BASE).json()["custom_audiences"]][:2] == ["shared", "newest"]
+    assert call(sim, "GET", f"{BASE}/shared").json()["type"] == "install_ids"
+    assert_error(call(sim, "GET", f"{BASE}/only-10"), "ROUTE_NOT_FOUND")
+    assert_error(call(sim, "DELETE", f"{base_10}/oldest"), "ROUTE_NOT_FOUND")
+    assert call(sim, "DELETE", f"{base_10}/shared").status == 200
+    assert sim.audience_names(API_KEY, "1.0") == ["only-10"]
+    assert call(sim, "GET", f"{BASE}/shared").json()["nb_ids"] == 11
+    with pytest.raises(ValueError):
+        sim.audience_names(API_KEY, "2.0")
+    with pytest.raises(ValueError):
+        sim.add_audience(API_KEY, "x", version="1.2")
+
+
+def test_add_app_puts_names_in_one_version_and_dicts_where_they_say(sim: BatchSimulator) -> None:
+    sim.add_app(OTHER_KEY, OTHER_REST, ["a", {"name": "b", "version": "1.1"}], version="1.0")
+    assert (sim.audience_names(OTHER_KEY, "1.0"), sim.audience_names(OTHER_KEY, "1.1")) == (["a"], ["b"])
+    created = control(
+        sim, "POST", "/apps", {"api_key": "K3", "rest_api_key": "R3", "audiences": ["c"], "version": "1.0"}
+    )
+    assert created.json() == {"audiences": ["c"]}
+    added = control(sim, "POST", "/audiences", {"api_key": "K3", "name": "d", "version": "1.0", "nb_ids": 2})
+    assert added.json() == {"audiences": ["d", "c"]}
+    assert control(sim, "GET", "/audiences?api_key=K3&version=1.0").json() == {"audiences": ["d", "c"]}
+    assert control(sim, "GET", "/audiences?api_key=K3").json() == {"audiences": []}
+    assert control(sim, "GET", "/audiences?api_key=K3&version=9").status == 400
 
 
 def test_create_validates_its_body(sim: BatchSimulator) -> None:
@@ -202,7 +253,7 @@ def test_keep_alive_connection_is_reused(sim: BatchSimulator) -> None:
         for method, path, body in [
             ("GET", BASE, None),
             ("GET", f"{BASE}/ghost", None),
-            ("POST", f"{BASE}/kept", b'{"type": "custom_ids"}'),
+            ("POST", f"{BASE}/kept", b'{"type": "install_ids"}'),
             ("POST", f"{BASE}/kept2", b"{broken"),
             ("DELETE", f"{BASE}/kept", None),
             ("HEAD", BASE, None),
@@ -225,7 +276,7 @@ def test_chunked_request_body_is_accepted(sim: BatchSimulator) -> None:
     host, port = _address(sim)
     conn = http.client.HTTPConnection(host, port, timeout=5)
     try:
-        chunks = iter([b'{"type": ', b'"custom_ids"}'])
+        chunks = iter([b'{"type": ', b'"install_ids"}'])
         conn.request(
             "POST",
             f"{BASE}/chunky",
@@ -236,7 +287,7 @@ def test_chunked_request_body_is_accepted(sim: BatchSimulator) -> None:
         assert conn.getresponse().status == 200
     finally:
         conn.close()
-    assert sim.requests[-1].body == b'{"type": "custom_ids"}'
+    assert sim.requests[-1].body == b'{"type": "install_ids"}'
 
 
 # -- authentication, routing, names ------------------------------------------------------------
@@ -721,6 +772,8 @@ def test_cli_serves_until_sigterm() -> None:
             f"{API_KEY}:{REST_KEY}",
             "--audience",
             f"{API_KEY}:cli_audience",
+            "--audience-1.0",
+            f"{API_KEY}:cli_10",
             "--fault",
             fault,
         ],
@@ -746,6 +799,8 @@ def test_cli_serves_until_sigterm() -> None:
         with urlopen(f"{url}{BASE}", headers) as resp:
             names = [a["name"] for a in json.load(resp)["custom_audiences"]]
         assert names == ["cli_audience"]
+        with urlopen(f"{url}/1.0/{API_KEY}/custom-audience", headers) as resp:
+            assert [a["name"] for a in json.load(resp)["custom_audiences"]] == ["cli_10"]
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=5)
         assert proc.returncode == 0

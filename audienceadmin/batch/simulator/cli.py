@@ -22,9 +22,12 @@ def _split_pair(value: str, what: str, *, from_right: bool = False) -> tuple[str
     return left, right
 
 
-def _pairs(parser: argparse.ArgumentParser, flag: str, metavar: str, what: str, *, from_right: bool = False) -> None:
+def _pairs(
+    parser: argparse.ArgumentParser, flag: str, metavar: str, what: str, *, from_right: bool = False, dest: str = ""
+) -> None:
     parser.add_argument(
         flag,
+        dest=dest or flag.removeprefix("--").replace("-", "_"),
         action="append",
         default=[],
         metavar=metavar,
@@ -42,7 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8001, help="port (default 8001; 0 = any)")
     parser.add_argument("--latency", type=float, default=0.0, metavar="SECONDS", help="delay every API answer")
     _pairs(parser, "--app", "API_KEY:REST_KEY", "register an app")
-    _pairs(parser, "--audience", "API_KEY:NAME", "create an audience in a registered app", from_right=True)
+    _pairs(parser, "--audience", "API_KEY:NAME", "create a 1.1 audience in a registered app", from_right=True)
+    _pairs(parser, "--audience-1.0", "API_KEY:NAME", "create a 1.0 audience", from_right=True, dest="audience_10")
     parser.add_argument(
         "--fault",
         action="append",
@@ -58,8 +62,9 @@ def _configure(parser: argparse.ArgumentParser, sim: BatchSimulator, args: argpa
     try:
         for api_key, rest_key in args.app:
             sim.add_app(api_key, rest_key)
-        for api_key, name in args.audience:
-            sim.add_audience(api_key, name)
+        for version, audiences in (("1.1", args.audience), ("1.0", args.audience_10)):
+            for api_key, name in audiences:
+                sim.add_audience(api_key, name, version=version)
         for raw in args.fault:
             spec = json.loads(raw)
             if not isinstance(spec, dict) or not set(spec) <= FAULT_FIELDS:

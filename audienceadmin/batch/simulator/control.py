@@ -72,22 +72,27 @@ def _list(data: dict[str, Any], field: str) -> list[Any]:
 
 
 def _add_app(sim: BatchSimulator, body: bytes, _query: Any) -> Any:
-    fields = frozenset({"api_key", "rest_api_key", "audiences"})
+    fields = frozenset({"api_key", "rest_api_key", "audiences", "version"})
     data = json_object(body, required=("api_key", "rest_api_key"), allowed=fields)
-    sim.add_app(data["api_key"], data["rest_api_key"], _list(data, "audiences"))
-    return {"audiences": sim.audience_names(data["api_key"])}
+    version = data.get("version", "1.1")
+    sim.add_app(data["api_key"], data["rest_api_key"], _list(data, "audiences"), version=version)
+    return {"audiences": sim.audience_names(data["api_key"], version)}
 
 
 def _add_audience(sim: BatchSimulator, body: bytes, _query: Any) -> Any:
-    fields = frozenset({"api_key", "name", "type", "description", "nb_ids"})
+    fields = frozenset({"api_key", "name", "type", "description", "nb_ids", "version"})
     data = json_object(body, required=("api_key", "name"), allowed=fields)
     api_key = _string(data, "api_key")
     sim.add_audience(**data)
-    return {"audiences": sim.audience_names(api_key)}
+    return {"audiences": sim.audience_names(api_key, data.get("version", "1.1"))}
+
+
+def _param(query: dict[str, list[str]], name: str, default: str = "") -> str:
+    return query.get(name, [default])[0]
 
 
 def _audiences(sim: BatchSimulator, _body: bytes, query: dict[str, list[str]]) -> Any:
-    return {"audiences": sim.audience_names(query.get("api_key", [""])[0])}
+    return {"audiences": sim.audience_names(_param(query, "api_key"), _param(query, "version", "1.1"))}
 
 
 def _add_fault(sim: BatchSimulator, body: bytes, _query: Any) -> Any:

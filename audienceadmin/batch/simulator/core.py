@@ -104,25 +104,35 @@ class BatchSimulator:
         api_key: str,
         rest_api_key: str,
         audiences: Iterable[str | dict[str, Any]] = (),
+        *,
+        version: str = "1.1",
     ) -> None:
-        """Register (or replace) an app; audiences are created in order, so the last is newest."""
-        self._state.add_app(api_key, rest_api_key, audiences)
+        """Register (or replace) an app; audiences are created in order, so the last is newest.
+
+        An audience is a name or a dict (name, type, description, nb_ids, created, updated, version);
+        it goes to `version` ("1.0" or "1.1") unless its dict names another.
+        """
+        self._state.add_app(api_key, rest_api_key, audiences, version)
 
     def add_audience(
         self,
         api_key: str,
         name: str,
         *,
-        type: str = "custom_ids",
+        version: str = "1.1",
+        type: str | None = None,
         description: str = "",
         nb_ids: int = 0,
     ) -> None:
-        """Create (or replace, as the newest) an audience of a registered app."""
-        self._state.add_audience(api_key, name, type=type, description=description, nb_ids=nb_ids)
+        """Create (or replace, as the newest) an audience of a registered app, in API `version`.
 
-    def audience_names(self, api_key: str) -> list[str]:
-        """Names of the app's audiences, newest first ([] for an unknown key)."""
-        return self._state.audience_names(api_key)
+        `type` defaults to the version's: install_ids in 1.1, custom_ids in 1.0 (any string is accepted).
+        """
+        self._state.add_audience(api_key, name, version=version, type=type, description=description, nb_ids=nb_ids)
+
+    def audience_names(self, api_key: str, version: str = "1.1") -> list[str]:
+        """Names of the app's audiences in API `version`, newest first ([] for an unknown key)."""
+        return self._state.audience_names(api_key, version)
 
     # -- faults ----------------------------------------------------------------------------------
 

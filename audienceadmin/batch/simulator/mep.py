@@ -12,16 +12,16 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qs, unquote
 
 from .protocol import NAME_RULE, Answer, error, is_valid_name, mep_timestamp, parse_json
-from .state import App, MepAudience, State
+from .state import MEP_TYPES, MEP_VERSIONS, MepAudience, State
 
-VERSIONS = ("1.0", "1.1")
-AUDIENCE_TYPES = frozenset({"custom_ids", "advertising_ids", "install_ids"})
+AUDIENCE_TYPES = frozenset(kind for kinds in MEP_TYPES.values() for kind in kinds)
 LIST_DEFAULT_LIMIT = 10
 LIST_MAX_LIMIT = 100
 MAX_IDS_PER_CALL = 10_000
 
 
 class Route(NamedTuple):
+    version: str
     api_key: str | None  # None when the key segment is not valid percent-encoded UTF-8
     is_item: bool
     name: str | None  # None on the list route, or when not valid percent-encoded UTF-8
@@ -37,14 +37,14 @@ def _decode_segment(segment: str) -> str | None:
 def parse_route(raw_path: str) -> Route | None:
     """Match ``/{v}/{key}/custom-audience[/{name}]``, decoding the key and name segments."""
     parts = raw_path.split("/")
-    if len(parts) not in (4, 5) or parts[0] != "" or parts[1] not in VERSIONS:
+    if len(parts) not in (4, 5) or parts[0] != "" or parts[1] not in MEP_VERSIONS:
         return None
     if parts[3] != "custom-audience":
         return None
     api_key = _decode_segment(parts[2])
     if len(parts) == 4:
-        return Route(api_key, False, None)
-    return Route(api_key, True, _decode_segment(parts[4]))
+        return Route(parts[1], api_key, False, None)
+    return Route(parts[1], api_key, True, _decode_segment(parts[4]))
 
 
 def handle(state: State, method: str, route: Route | None, query: str, auth: list[str], body: bytes) -> Answer:
@@ -60,7 +60,7 @@ def handle(state: State, method: str, route: Route | None, query: str, auth: lis
         if not hmac.compare_digest(auth[0].encode(), app.rest_api_key.encode()):
             return error("AUTHENTICATION_INVALID")
         if not route.is_item:
-            return _list(app, query)
+            return _list(app.newest_first(route.version), query)
     name = route.name
     if name is None or not is_valid_name(name):
         return error("MALFORMED_PARAMETER", f"Invalid custom audience name: {NAME_RULE}.")
@@ -76,20 +76,21 @@ def handle(state: State, method: str, route: Route | None, query: str, auth: lis
         app = state.apps.get(route.api_key or "")
         if app is None:  # removed by a concurrent reset
             return error("AUTHENTICATION_INVALID")
+        audiences = app.versions[route.version]
         if method == "POST":
-            return _create(state, app, name, payload)
-        audience = app.audiences.get(name)
+            return _create(state, audiences, route.version, name, payload)
+        audience = audiences.get(name)
         if audience is None:
             return error("ROUTE_NOT_FOUND", f"Custom audience {name} not found.")
         if method == "GET":
             return Answer(200, audience.detail())
         if method == "DELETE":
-            del app.audiences[name]
+            del audiences[name]
             return Answer(200, {})
         return _update(audience, payload, replace=method == "PUT")
 
 
-def _list(app: App, query: str) -> Answer:
+def _list(newest_first: list[MepAudience], query: str) -> Answer:
     """List audiences, newest first (lock held)."""
     params = parse_qs(query, keep_blank_values=True)
     from_s = params.get("from", ["0"])[0]
@@ -99,22 +100,24 @@ def _list(app: App, query: str) -> Answer:
     if not re.fullmatch(r"[0-9]{1,4}", limit_s) or not (1 <= int(limit_s) <= LIST_MAX_LIMIT):
         return error("MALFORMED_PARAMETER", f"'limit' must be an integer from 1 to {LIST_MAX_LIMIT}.")
     start, limit = int(from_s), int(limit_s)
-    page = app.newest_first()[start : start + limit]
+    page = newest_first[start : start + limit]
     return Answer(200, {"custom_audiences": [a.summary() for a in page]})
 
 
-def _create(state: State, app: App, name: str, payload: dict[str, Any]) -> Answer:
-    """Create an audience (lock held)."""
-    if name in app.audiences:
+def _create(
+    state: State, audiences: dict[str, MepAudience], version: str, name: str, payload: dict[str, Any]
+) -> Answer:
+    """Create an audience of one of the version's types (lock held)."""
+    if name in audiences:
         return error("MALFORMED_PARAMETER", f"Custom audience {name} already exists.")
     if "type" not in payload:
         return error("MISSING_PARAMETER", "Missing parameter: type.")
     kind, description = payload["type"], payload.get("description", "")
-    if kind not in AUDIENCE_TYPES:
-        return error("MALFORMED_PARAMETER", f"'type' must be one of {', '.join(sorted(AUDIENCE_TYPES))}.")
+    if kind not in MEP_TYPES[version]:
+        return error("MALFORMED_PARAMETER", f"'type' must be one of {', '.join(MEP_TYPES[version])} in {version}.")
     if not isinstance(description, str):
         return error("MALFORMED_PARAMETER", "'description' must be a string.")
-    app.audiences[name] = state.new_mep_audience(name=name, type=kind, description=description)
+    audiences[name] = state.new_mep_audience(name=name, version=version, type=kind, description=description)
     return Answer(200, {})
 
 

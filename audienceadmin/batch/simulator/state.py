@@ -102,13 +102,20 @@ class MepAudience:
         }
 
 
+MEP_VERSIONS = ("1.0", "1.1")
+# What each version holds, per Batch's docs; the first is what an audience gets when no type is given.
+MEP_TYPES = {"1.0": ("custom_ids", "advertising_ids"), "1.1": ("install_ids",)}
+
+
 @dataclass
 class App:
-    rest_api_key: str
-    audiences: dict[str, MepAudience] = field(default_factory=dict)
+    """A MEP app (one API key): 1.0 and 1.1 keep separate audiences, so one name may exist in both."""
 
-    def newest_first(self) -> list[MepAudience]:
-        return sorted(self.audiences.values(), key=lambda a: a.seq, reverse=True)
+    rest_api_key: str
+    versions: dict[str, dict[str, MepAudience]] = field(default_factory=lambda: {v: {} for v in MEP_VERSIONS})
+
+    def newest_first(self, version: str) -> list[MepAudience]:
+        return sorted(self.versions[version].values(), key=lambda a: a.seq, reverse=True)
 
 
 def audience_specs(audiences: Iterable[str | dict[str, Any]]) -> list[dict[str, Any]]:
@@ -124,6 +131,12 @@ def audience_specs(audiences: Iterable[str | dict[str, Any]]) -> list[dict[str, 
         else:
             raise TypeError("each audience must be a name or a dict")
     return specs
+
+
+def check_version(version: Any) -> str:
+    if version not in MEP_VERSIONS:
+        raise ValueError(f"version must be one of {', '.join(MEP_VERSIONS)}")
+    return version
 
 
 def check_key(value: Any, what: str) -> str:
@@ -161,15 +174,15 @@ class State:
 
     # -- MEP apps ---------------------------------------------------------------------------------
 
-    def add_app(self, api_key: str, rest_api_key: str, audiences: Iterable[str | dict[str, Any]]) -> None:
+    def add_app(self, api_key: str, rest_api_key: str, audiences: Iterable[str | dict[str, Any]], version: str) -> None:
         check_key(api_key, "api_key")
         check_key(rest_api_key, "rest_api_key")
-        specs = audience_specs(audiences)
+        specs = [{"version": version, **spec} for spec in audience_specs(audiences)]
         app = App(rest_api_key=rest_api_key)
         with self.lock:
             for spec in specs:
                 audience = self.new_mep_audience(**spec)
-                app.audiences[audience.name] = audience
+                app.versions[spec["version"]][audience.name] = audience
             self.apps[api_key] = app
 
     def add_audience(self, api_key: str, name: str, **fields: Any) -> None:
@@ -178,24 +191,28 @@ class State:
             if app is None:
                 raise KeyError("unknown api_key: register it with add_app() first")
             audience = self.new_mep_audience(name=name, **fields)
-            app.audiences.pop(name, None)
-            app.audiences[name] = audience
+            audiences = app.versions[fields["version"]]
+            audiences.pop(name, None)
+            audiences[name] = audience
 
-    def audience_names(self, api_key: str) -> list[str]:
+    def audience_names(self, api_key: str, version: str) -> list[str]:
+        check_version(version)
         with self.lock:
             app = self.apps.get(api_key)
-            return [] if app is None else [a.name for a in app.newest_first()]
+            return [] if app is None else [a.name for a in app.newest_first(version)]
 
     def new_mep_audience(
         self,
         name: Any,
-        type: Any = "custom_ids",
+        version: Any,
+        type: Any = None,
         description: Any = "",
         nb_ids: Any = 0,
         created: Any = None,
         updated: Any = None,
     ) -> MepAudience:
-        """Build an audience (lock held)."""
+        """Build an audience of `version` (lock held); any type is accepted, the version's first by default."""
+        type = MEP_TYPES[check_version(version)][0] if type is None else type
         check_audience_fields(name, type, nb_ids, (created, updated))
         if not isinstance(description, str):
             raise ValueError("audience description must be a string")
