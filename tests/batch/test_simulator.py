@@ -15,96 +15,27 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, NamedTuple
-from urllib.parse import urlsplit
+from typing import Any
 
 import pytest
 
-from audienceadmin.batch.simulator import ERRORS, BatchSimulator, RecordedRequest, main
+from audienceadmin.batch.simulator import BatchSimulator, RecordedRequest, main
+from tests.batch.simclient import (
+    API_KEY,
+    BASE,
+    OTHER_KEY,
+    OTHER_REST,
+    REST_KEY,
+    address,
+    assert_error,
+    call,
+    control,
+    urlopen,
+)
 
-API_KEY = "LIVE0123456789ABCDEF"
-REST_KEY = "rest-secret-9f8e7d6c5b4a"
-OTHER_KEY = "DEV000000000000OTHER"
-OTHER_REST = "rest-secret-other-1111"
-BASE = f"/1.1/{API_KEY}/custom-audience"
 TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-class Response(NamedTuple):
-    status: int
-    headers: http.client.HTTPMessage
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-def _address(sim: BatchSimulator) -> tuple[str, int]:
-    parts = urlsplit(sim.url)
-    assert parts.hostname is not None
-    assert parts.port is not None
-    return parts.hostname, parts.port
-
-
-def call(
-    sim: BatchSimulator,
-    method: str,
-    path: str,
-    *,
-    body: bytes | dict[str, Any] | None = None,
-    auth: str | None = REST_KEY,
-    headers: dict[str, str] | None = None,
-    timeout: float = 5.0,
-) -> Response:
-    host, port = _address(sim)
-    conn = http.client.HTTPConnection(host, port, timeout=timeout)
-    try:
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
-        if auth is not None:
-            all_headers["X-Authorization"] = auth
-        data = json.dumps(body).encode() if isinstance(body, dict) else body
-        conn.request(method, path, body=data, headers=all_headers)
-        resp = conn.getresponse()
-        return Response(resp.status, resp.headers, resp.read())
-    finally:
-        conn.close()
-
-
-def urlopen(url: str, headers: dict[str, str]) -> Any:
-    """urllib over loopback http:// only (the scheme is checked, hence the S310 waivers)."""
-    assert url.startswith("http://127.0.0.1:")
-    request = urllib.request.Request(url, headers=headers)  # noqa: S310
-    return urllib.request.urlopen(request, timeout=5)  # noqa: S310
-
-
-def control(sim: BatchSimulator, method: str, route: str, body: Any = None) -> Response:
-    data = None if body is None else json.dumps(body).encode()
-    return call(sim, method, f"/_sim{route}", body=data, auth=None)
-
-
-def assert_error(resp: Response, name: str) -> dict[str, Any]:
-    status, code = ERRORS[name]
-    assert resp.status == status
-    assert resp.headers["Content-Type"] == "application/json"
-    payload = resp.json()
-    assert payload["code"] == code
-    assert payload["error_code"] == name
-    assert isinstance(payload["message"], str)
-    assert payload["message"]
-    assert API_KEY not in payload["message"]
-    assert REST_KEY not in payload["message"]
-    return payload
-
-
-@pytest.fixture
-def sim() -> Iterator[BatchSimulator]:
-    with BatchSimulator() as simulator:
-        simulator.add_app(API_KEY, REST_KEY, ["oldest", "middle", "newest"])
-        simulator.add_app(OTHER_KEY, OTHER_REST, ["theirs"])
-        yield simulator
 
 
 # -- API happy paths -------------------------------------------------------------------------
@@ -246,7 +177,7 @@ def test_patch_and_put_adjust_nb_ids(sim: BatchSimulator) -> None:
 
 
 def test_keep_alive_connection_is_reused(sim: BatchSimulator) -> None:
-    host, port = _address(sim)
+    host, port = address(sim)
     conn = http.client.HTTPConnection(host, port, timeout=5)
     try:
         statuses = []
@@ -273,7 +204,7 @@ def test_keep_alive_connection_is_reused(sim: BatchSimulator) -> None:
 
 
 def test_chunked_request_body_is_accepted(sim: BatchSimulator) -> None:
-    host, port = _address(sim)
+    host, port = address(sim)
     conn = http.client.HTTPConnection(host, port, timeout=5)
     try:
         chunks = iter([b'{"type": ', b'"install_ids"}'])
@@ -353,7 +284,7 @@ def test_unknown_routes_and_methods_are_404(sim: BatchSimulator, method: str, pa
 
 
 def test_garbage_on_the_socket_does_not_kill_the_server(sim: BatchSimulator) -> None:
-    host, port = _address(sim)
+    host, port = address(sim)
     for garbage, expected in (
         (b"\x00\x01\x02 nonsense\r\n\r\n", b"HTTP/1.1 400"),
         (b"GET /x HTTP/9.9\r\n\r\n", b"HTTP/1.1 505"),
@@ -544,7 +475,7 @@ def test_broken_body_faults(
 
 def test_huge_fault_can_be_abandoned_by_a_bounded_reader(sim: BatchSimulator) -> None:
     sim.add_fault(action="huge", times=1)
-    host, port = _address(sim)
+    host, port = address(sim)
     conn = http.client.HTTPConnection(host, port, timeout=5)
     conn.request("GET", BASE, headers={"X-Authorization": REST_KEY})
     resp = conn.getresponse()
@@ -628,7 +559,8 @@ def test_control_plane_round_trip(sim: BatchSimulator) -> None:
         ("GET", "/1.1/K2/custom-audience", 500),
     ]
     assert requests[1]["fault"] == "error"
-    assert requests[0]["headers"]["X-Authorization"] == "R2"
+    assert requests[0]["headers"]["X-Authorization"] == "<redacted>"  # the key stays in Python's log only
+    assert sim.requests[0].headers["X-Authorization"] == "R2"
     assert isinstance(requests[0]["received_at"], float)
     assert all(not r.path.startswith("/_sim") for r in sim.requests)
     assert control(sim, "DELETE", "/requests").status == 200
@@ -703,13 +635,13 @@ def test_stop_is_prompt_while_a_request_hangs() -> None:
     assert isinstance(outcome[0], BaseException)
     simulator.stop()
     with pytest.raises(OSError):
-        socket.create_connection(_address(simulator), timeout=1).close()
+        socket.create_connection(address(simulator), timeout=1).close()
 
 
 def test_stop_closes_idle_keep_alive_connections() -> None:
     with BatchSimulator() as simulator:
         simulator.add_app(API_KEY, REST_KEY)
-        host, port = _address(simulator)
+        host, port = address(simulator)
         conn = http.client.HTTPConnection(host, port, timeout=5)
         conn.request("GET", BASE, headers={"X-Authorization": REST_KEY})
         conn.getresponse().read()
@@ -745,7 +677,7 @@ def test_request_logging_never_prints_keys(capsys: pytest.CaptureFixture[str]) -
         assert call(simulator, "GET", BASE).status == 200
         assert call(simulator, "GET", f"/1.1/{encoded_key}/custom-audience").status == 200
         assert call(simulator, "GET", f"//1.1/{API_KEY}/custom-audience").status == 404
-        with socket.create_connection(_address(simulator), timeout=2) as sock:
+        with socket.create_connection(address(simulator), timeout=2) as sock:
             sock.sendall(f"GET /1.1/{API_KEY}/x HTTP/9\r\n\r\n".encode())
             assert sock.recv(65536).startswith(b"HTTP/1.1 400")
     err = capsys.readouterr().err

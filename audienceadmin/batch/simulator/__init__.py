@@ -18,7 +18,7 @@ from .core import BatchSimulator
 from .faults import FAULT_ACTIONS
 from .mep import AUDIENCE_TYPES
 from .protocol import ERRORS
-from .state import RecordedRequest
+from .records import RecordedRequest
 
 __all__ = [
     "AUDIENCE_TYPES",

@@ -39,7 +39,7 @@ def _pairs(
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m audienceadmin.batch.simulator",
-        description="Serve a simulated Batch Custom Audience API (in memory, for demos and tests).",
+        description="Serve simulated Batch audience APIs, MEP 1.0/1.1 and CEP 2.x (in memory, for demos and tests).",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8001, help="port (default 8001; 0 = any)")
@@ -47,6 +47,27 @@ def build_parser() -> argparse.ArgumentParser:
     _pairs(parser, "--app", "API_KEY:REST_KEY", "register an app")
     _pairs(parser, "--audience", "API_KEY:NAME", "create a 1.1 audience in a registered app", from_right=True)
     _pairs(parser, "--audience-1.0", "API_KEY:NAME", "create a 1.0 audience", from_right=True, dest="audience_10")
+    _pairs(parser, "--project", "PROJECT_KEY:REST_KEY", "register a CEP project")
+    _pairs(parser, "--cep-audience", "PROJECT_KEY:NAME", "create an audience in a registered project", from_right=True)
+    parser.add_argument(
+        "--project-rate-limit",
+        type=float,
+        metavar="PER_SECOND",
+        help="answer 429 beyond this many requests per second, in each --project",
+    )
+    parser.add_argument(
+        "--indexing-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="how long a CEP create or remove stays IN_PROGRESS (default 0)",
+    )
+    parser.add_argument(
+        "--removed-view",
+        choices=("404", "APPLIED"),
+        default="404",
+        help="CEP view with a remove's token, once applied: 404 (default) or APPLIED",
+    )
     parser.add_argument(
         "--fault",
         action="append",
@@ -65,6 +86,10 @@ def _configure(parser: argparse.ArgumentParser, sim: BatchSimulator, args: argpa
         for version, audiences in (("1.1", args.audience), ("1.0", args.audience_10)):
             for api_key, name in audiences:
                 sim.add_audience(api_key, name, version=version)
+        for project_key, rest_key in args.project:
+            sim.add_project(project_key, rest_key, rate_limit=args.project_rate_limit)
+        for project_key, name in args.cep_audience:
+            sim.add_cep_audience(project_key, name)
         for raw in args.fault:
             spec = json.loads(raw)
             if not isinstance(spec, dict) or not set(spec) <= FAULT_FIELDS:
@@ -92,9 +117,19 @@ def _stop_on_signals(stop: threading.Event) -> Iterator[None]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if not 0 <= args.latency <= MAX_HANG_SECONDS or not 0 <= args.port <= 65535:
-        parser.error(f"--latency must be 0-{MAX_HANG_SECONDS:g} and --port within 0-65535")
-    sim = BatchSimulator(args.host, args.port, args.latency, quiet=args.quiet)
+    if not 0 <= args.port <= 65535:
+        parser.error("--port must be within 0-65535")
+    try:
+        sim = BatchSimulator(
+            args.host,
+            args.port,
+            args.latency,
+            quiet=args.quiet,
+            indexing_delay=args.indexing_delay,
+            removed_view=args.removed_view,
+        )
+    except ValueError as exc:
+        parser.error(f"{exc} (--latency, --indexing-delay: 0-{MAX_HANG_SECONDS:g} seconds)")
     _configure(parser, sim, args)
     stop = threading.Event()
     with _stop_on_signals(stop):

@@ -95,6 +95,39 @@ def _audiences(sim: BatchSimulator, _body: bytes, query: dict[str, list[str]]) -
     return {"audiences": sim.audience_names(_param(query, "api_key"), _param(query, "version", "1.1"))}
 
 
+def _add_project(sim: BatchSimulator, body: bytes, _query: Any) -> Any:
+    fields = frozenset({"project_key", "rest_api_key", "audiences", "indexing_delay", "removed_view", "rate_limit"})
+    data = json_object(body, required=("project_key", "rest_api_key"), allowed=fields)
+    data["audiences"] = _list(data, "audiences")
+    sim.add_project(**data)
+    return {"audiences": sim.cep_audience_names(data["project_key"])}
+
+
+def _add_project_audience(sim: BatchSimulator, body: bytes, _query: Any) -> Any:
+    fields = frozenset({"project_key", "name", "display_name", "type", "nb_ids", "created", "updated"})
+    data = json_object(body, required=("project_key", "name"), allowed=fields)
+    project_key = _string(data, "project_key")
+    sim.add_cep_audience(**data)
+    return {"audiences": sim.cep_audience_names(project_key)}
+
+
+def _project_audiences(sim: BatchSimulator, _body: bytes, query: dict[str, list[str]]) -> Any:
+    return {"audiences": sim.cep_audience_names(_param(query, "project_key"))}
+
+
+def _indexing(sim: BatchSimulator) -> dict[str, Any]:
+    return {"indexing_delay": sim.indexing_delay, "removed_view": sim.removed_view}
+
+
+def _set_indexing(sim: BatchSimulator, body: bytes, _query: Any) -> Any:
+    data = json_object(body, allowed=frozenset({"indexing_delay", "removed_view"}))
+    if "indexing_delay" in data:
+        sim.indexing_delay = data["indexing_delay"]
+    if "removed_view" in data:
+        sim.removed_view = data["removed_view"]
+    return _indexing(sim)
+
+
 def _add_fault(sim: BatchSimulator, body: bytes, _query: Any) -> Any:
     return sim.add_fault(**json_object(body, required=("action",), allowed=FAULT_FIELDS))
 
@@ -125,6 +158,11 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/apps"): _add_app,
     ("POST", "/audiences"): _add_audience,
     ("GET", "/audiences"): _audiences,
+    ("POST", "/projects"): _add_project,
+    ("POST", "/project-audiences"): _add_project_audience,
+    ("GET", "/project-audiences"): _project_audiences,
+    ("GET", "/indexing"): lambda sim, body, query: _indexing(sim),
+    ("POST", "/indexing"): _set_indexing,
     ("GET", "/faults"): lambda sim, body, query: {"faults": sim.faults()},
     ("POST", "/faults"): _add_fault,
     ("DELETE", "/faults"): _clear_faults,

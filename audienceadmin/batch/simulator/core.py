@@ -8,8 +8,9 @@ from typing import Any
 
 from .faults import FaultBook
 from .protocol import MAX_HANG_SECONDS, check_number
+from .records import RecordedRequest
 from .server import Server, Server6
-from .state import RecordedRequest, State
+from .state import State, check_delay, check_removed_view
 
 
 class BatchSimulator:
@@ -22,11 +23,14 @@ class BatchSimulator:
         latency: float = 0.0,
         *,
         quiet: bool = True,
+        indexing_delay: float = 0.0,
+        removed_view: str = "404",
     ) -> None:
+        """`indexing_delay` and `removed_view` apply to CEP projects that do not set their own."""
         self.host = host
         self.port = port
         self.quiet = quiet
-        self._state = State(latency)
+        self._state = State(latency, indexing_delay, removed_view)
         self._faults = FaultBook()
         self._lifecycle = threading.Lock()
         self._server: Server | None = None
@@ -97,6 +101,30 @@ class BatchSimulator:
         with self._state.lock:
             self._state.latency = checked
 
+    @property
+    def indexing_delay(self) -> float:
+        """Seconds a CEP create or remove stays IN_PROGRESS (projects may set their own)."""
+        with self._state.lock:
+            return self._state.indexing_delay
+
+    @indexing_delay.setter
+    def indexing_delay(self, value: float) -> None:
+        checked = check_delay(value)
+        with self._state.lock:
+            self._state.indexing_delay = checked
+
+    @property
+    def removed_view(self) -> str:
+        """What CEP's view answers with a remove's token once it is applied: "404" or "APPLIED"."""
+        with self._state.lock:
+            return self._state.removed_view
+
+    @removed_view.setter
+    def removed_view(self, value: str) -> None:
+        checked = check_removed_view(value)
+        with self._state.lock:
+            self._state.removed_view = checked
+
     # -- MEP apps --------------------------------------------------------------------------------
 
     def add_app(
@@ -133,6 +161,53 @@ class BatchSimulator:
     def audience_names(self, api_key: str, version: str = "1.1") -> list[str]:
         """Names of the app's audiences in API `version`, newest first ([] for an unknown key)."""
         return self._state.audience_names(api_key, version)
+
+    # -- CEP projects ----------------------------------------------------------------------------
+
+    def add_project(
+        self,
+        project_key: str,
+        rest_api_key: str,
+        audiences: Iterable[str | dict[str, Any]] = (),
+        *,
+        indexing_delay: float | None = None,
+        removed_view: str | None = None,
+        rate_limit: float | None = None,
+    ) -> None:
+        """Register (or replace) a CEP project; audiences are created in order, indexed, the last newest.
+
+        An audience is a name or a dict (name, display_name, type, nb_ids, created, updated).
+        `indexing_delay` and `removed_view` default to the simulator's; `rate_limit` (requests per
+        second, bursts up to max(1, rate)) answers 429 with Retry-After beyond it; None: no limit.
+        """
+        self._state.add_project(
+            project_key,
+            rest_api_key,
+            audiences,
+            indexing_delay=indexing_delay,
+            removed_view=removed_view,
+            rate_limit=rate_limit,
+        )
+
+    def add_cep_audience(
+        self,
+        project_key: str,
+        name: str,
+        *,
+        display_name: str = "",
+        type: str = "CUSTOM_ID",
+        nb_ids: int = 0,
+        created: str | None = None,
+        updated: str | None = None,
+    ) -> None:
+        """Create (or replace, as the newest) an indexed audience of a registered project."""
+        self._state.add_cep_audience(
+            project_key, name, display_name=display_name, type=type, nb_ids=nb_ids, created=created, updated=updated
+        )
+
+    def cep_audience_names(self, project_key: str) -> list[str]:
+        """Names of the project's audiences, newest first, removals not yet applied included."""
+        return self._state.cep_audience_names(project_key)
 
     # -- faults ----------------------------------------------------------------------------------
 
@@ -179,6 +254,6 @@ class BatchSimulator:
         self._state.clear_requests()
 
     def reset(self) -> None:
-        """Forget apps, audiences, faults and the request log; restore the constructor latency."""
+        """Forget apps, projects, audiences, faults and the request log; restore the constructor's settings."""
         self._faults.clear()
         self._state.reset()

@@ -33,14 +33,26 @@ MEP_MESSAGES = {
     "TOO_MANY_REQUESTS": "Too many requests: wait at least 5 seconds before trying again.",
 }
 
-MEP = "mep"  # Custom Audience API 1.0 / 1.1: numeric `code`, `error_code` and `message`
-DIALECTS = (MEP,)
+# CEP's error_code is a string; Batch does not list the values, so these reuse MEP's names and add two.
+CEP_ONLY_ERRORS = {"NOT_FOUND": 404, "ALREADY_EXISTS": 400}
+CEP_MESSAGES = {  # the descriptions in CEP's OpenAPI responses
+    400: "The request is malformed",
+    401: "The Rest API Key is not valid for this project",
+    404: "Not found",
+    429: "Too Many Requests",
+    500: "Unexpected error",
+    503: "Batch's services are under maintenance. Please try again later",
+}
+
+MEP = "mep"  # Custom Audience API 1.0 / 1.1: {"code": int, "error_code": str, "message": str}
+CEP = "cep"  # Audience API 2.x: {"error_message": str, "error_code": str}
 
 JSON_TYPE = "application/json"
 MAX_HANG_SECONDS = 600.0
 NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
 NAME_RULE = "use 1 to 255 characters among A-Z a-z 0-9 _ -"
 MEP_TIMESTAMP = "%Y-%m-%dT%H:%M:%S"
+CEP_TIMESTAMP = "%Y-%m-%dT%H:%M:%SZ"  # RFC 3339, UTC
 
 
 class Answer(NamedTuple):
@@ -51,11 +63,22 @@ class Answer(NamedTuple):
     headers: tuple[tuple[str, str], ...] = ()
 
 
-def error(name: str, message: str | None = None, *, status: int | None = None) -> Answer:
-    """Batch's error body for `name` (one of ERRORS), with an optional status override."""
+def error(
+    name: str,
+    message: str | None = None,
+    *,
+    status: int | None = None,
+    dialect: str = MEP,
+    headers: tuple[tuple[str, str], ...] = (),
+) -> Answer:
+    """The dialect's error body for `name` (one of ERRORS, or CEP_ONLY_ERRORS in CEP), optionally another status."""
+    if dialect == CEP:
+        status = status or CEP_ONLY_ERRORS.get(name) or ERRORS[name][0]
+        payload = {"error_message": message or CEP_MESSAGES.get(status) or reason(status), "error_code": name}
+        return Answer(status, payload, headers)
     default_status, code = ERRORS[name]
     payload = {"code": code, "error_code": name, "message": message or MEP_MESSAGES[name]}
-    return Answer(status or default_status, payload)
+    return Answer(status or default_status, payload, headers)
 
 
 def error_for_status(status: int) -> str | None:
@@ -93,6 +116,10 @@ def is_valid_name(name: object) -> bool:
 
 def mep_timestamp() -> str:
     return datetime.now(UTC).strftime(MEP_TIMESTAMP)
+
+
+def cep_timestamp() -> str:
+    return datetime.now(UTC).strftime(CEP_TIMESTAMP)
 
 
 def check_optional_str(value: Any, what: str) -> str | None:

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from .faults import Fault
-from .protocol import JSON_TYPE, MAX_HANG_SECONDS, dumps, error, reason
+from .protocol import JSON_TYPE, MAX_HANG_SECONDS, MEP, dumps, error, reason
 
 HUGE_BODY_BYTES = 5 * 1024 * 1024
 DEFAULT_STATUS = {"malformed": 500, "html": 502, "empty": 503, "huge": 500}
@@ -29,8 +29,9 @@ class Connection(Protocol):
     ) -> None: ...
 
 
-def reply(conn: Connection, fault: Fault, record: Callable[[int | None], None]) -> None:
-    """Answer with `fault`; `record` is told the status sent (None: no status line)."""
+def reply(conn: Connection, fault: Fault, record: Callable[[int | None], None], dialect: str | None) -> None:
+    """Answer with `fault`, error bodies in `dialect`'s shape; `record` is told the status sent (None: none)."""
+    dialect = dialect or MEP
     action = fault.action
     if action == "timeout":
         conn.wait(MAX_HANG_SECONDS)
@@ -43,7 +44,8 @@ def reply(conn: Connection, fault: Fault, record: Callable[[int | None], None]) 
     headers = [("Retry-After", fault.retry_after)] if fault.retry_after else []
     record(status)
     if action == "error":
-        conn.send(status, dumps(error(fault.error or "SERVER_ERROR", status=status).payload), JSON_TYPE, headers)
+        payload = error(fault.error or "SERVER_ERROR", status=status, dialect=dialect).payload
+        conn.send(status, dumps(payload), JSON_TYPE, headers)
     elif action == "malformed":
         conn.send(status, b'{"code": 1, "mess', JSON_TYPE, headers)
     elif action == "html":
@@ -51,7 +53,7 @@ def reply(conn: Connection, fault: Fault, record: Callable[[int | None], None]) 
     elif action == "empty":
         conn.send(status, b"", None, headers)
     else:  # huge
-        payload = error(fault.error or "SERVER_ERROR", status=status).payload
+        payload = error(fault.error or "SERVER_ERROR", status=status, dialect=dialect).payload
         conn.send(status, padded_json(payload, HUGE_BODY_BYTES), JSON_TYPE, headers)
 
 

@@ -14,12 +14,12 @@ import threading
 import time
 from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
-from . import control, mep, replies
-from .protocol import JSON_TYPE, dumps, error, error_for_status, reason
-from .state import Entry
+from . import cep, control, mep, replies
+from .protocol import CEP, JSON_TYPE, MEP, dumps, error, error_for_status, reason
+from .records import Entry
 
 if TYPE_CHECKING:
     from .core import BatchSimulator
@@ -37,13 +37,35 @@ def canonical_header(name: str) -> str:
 
 
 def redact_path(path: str) -> str:
+    """The path for a log line: without the query, and without the segment where MEP has its API key."""
     raw_path = path.partition("?")[0]
-    if raw_path.startswith(CONTROL_PREFIX):
+    if raw_path.startswith(CONTROL_PREFIX) or cep.parse_route(raw_path):
         return raw_path
     parts = raw_path.split("/")
     if len(parts) > 2:
         parts[2] = "<key>"
     return "/".join(parts)
+
+
+class Call(NamedTuple):
+    """Which API a request is for, and what faults match on."""
+
+    dialect: str | None  # None: neither API's path
+    mep_route: mep.Route | None
+    cep_route: cep.Route | None
+    key: str | None  # MEP's API key or CEP's project key
+    audience: str | None
+
+
+def classify(raw_path: str, query: str, headers: Any, body: bytes) -> Call:
+    mep_route = mep.parse_route(raw_path)
+    if mep_route is not None:
+        return Call(MEP, mep_route, None, mep_route.api_key, mep_route.name)
+    cep_route = cep.parse_route(raw_path)
+    if cep_route is not None:
+        project_key = cep.single_header(headers, "X-Batch-Project")
+        return Call(CEP, None, cep_route, project_key, cep.audience_of(cep_route, query, body))
+    return Call(None, None, None, None, None)
 
 
 class Server(ThreadingHTTPServer):
@@ -275,11 +297,14 @@ class Handler(BaseHTTPRequestHandler):
             status, payload = control.handle(self.server.simulator, self.command, raw_path, query, body)
             self.send_json(status, payload)
             return
-        entry = self._new_entry(raw_path, query, body, received_at)
+        call = classify(raw_path, query, self.headers, body)
+        entry = self._new_entry(raw_path, query, body, received_at, call.dialect)
         state.record(entry)
-        self._api_request(entry, raw_path, query, body)
+        self._api_request(entry, call, query, body)
 
-    def _new_entry(self, raw_path: str, query: str, body: bytes, received_at: float) -> Entry:
+    def _new_entry(
+        self, raw_path: str, query: str, body: bytes, received_at: float, dialect: str | None = None
+    ) -> Entry:
         headers = {canonical_header(k): v for k, v in self.headers.items()}
         return Entry(
             method=self.command,
@@ -288,28 +313,29 @@ class Handler(BaseHTTPRequestHandler):
             headers=headers,
             body=body,
             received_at=received_at,
+            dialect=dialect,
         )
 
-    def _api_request(self, entry: Entry, raw_path: str, query: str, body: bytes) -> None:
+    def _api_request(self, entry: Entry, call: Call, query: str, body: bytes) -> None:
         sim = self.server.simulator
         state = sim._state
         if self.wait(state.latency):
             self._abandon(entry)
             return
-        route = mep.parse_route(raw_path)
-        api_key = route.api_key if route else None
-        audience = route.name if route and route.is_item else None
-        fault = sim._faults.take(api_key, audience, self.command)
+        fault = sim._faults.take(call.key, call.audience, self.command)
         if fault is not None:
             state.set_outcome(entry, fault=fault.action, status=None)
             if self.wait(fault.latency):
                 self._abandon(entry)
                 return
             if fault.action != "delay":
-                replies.reply(self, fault, lambda status: state.set_outcome(entry, status=status))
+                replies.reply(self, fault, lambda status: state.set_outcome(entry, status=status), call.dialect)
                 return
-        auth = self.headers.get_all("X-Authorization", [])
-        answer = mep.handle(state, self.command, route, query, auth, body)
+        if call.cep_route is not None:
+            answer = cep.handle(state, self.command, call.cep_route, query, self.headers, body, time.monotonic())
+        else:
+            auth = self.headers.get_all("X-Authorization", [])
+            answer = mep.handle(state, self.command, call.mep_route, query, auth, body)
         state.set_outcome(entry, status=answer.status)
         self.send_json(answer.status, answer.payload, answer.headers)
 
