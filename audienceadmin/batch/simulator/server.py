@@ -18,18 +18,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote
 
 from . import cep, control, mep, replies
+from .framing import BadFraming, read_body
 from .protocol import CEP, JSON_TYPE, MEP, dumps, error, error_for_status, reason
 from .records import Entry
 
 if TYPE_CHECKING:
     from .core import BatchSimulator
 
-MAX_BODY_BYTES = 16 * 1024 * 1024
 CONTROL_PREFIX = control.PREFIX
-
-
-class BadFraming(Exception):
-    """The request body could not be delimited; the connection must be closed."""
 
 
 def canonical_header(name: str) -> str:
@@ -205,52 +201,6 @@ class Handler(BaseHTTPRequestHandler):
     def send_json(self, status: int, payload: Any, headers: Iterable[tuple[str, str]] = ()) -> None:
         self.send(status, dumps(payload), JSON_TYPE, headers)
 
-    def _read_body(self) -> bytes:
-        encodings = [v.strip().lower() for v in self.headers.get_all("Transfer-Encoding", [])]
-        if encodings:
-            if encodings != ["chunked"]:
-                raise BadFraming("unsupported Transfer-Encoding")
-            return self._read_chunked()
-        lengths = {v.strip() for v in self.headers.get_all("Content-Length", [])}
-        if not lengths:
-            return b""
-        if len(lengths) != 1:
-            raise BadFraming("conflicting Content-Length headers")
-        (length_s,) = lengths
-        if not re.fullmatch(r"[0-9]{1,12}", length_s):
-            raise BadFraming("invalid Content-Length")
-        length = int(length_s)
-        if length > MAX_BODY_BYTES:
-            raise BadFraming("request body too large")
-        body = self.rfile.read(length)
-        if len(body) != length:
-            raise BadFraming("truncated request body")
-        return body
-
-    def _read_chunked(self) -> bytes:
-        chunks: list[bytes] = []
-        total = 0
-        while True:
-            line = self.rfile.readline(1026)
-            size_s = line.split(b";", 1)[0].strip()
-            if not re.fullmatch(rb"[0-9A-Fa-f]{1,8}", size_s):
-                raise BadFraming("invalid chunk size")
-            size = int(size_s, 16)
-            if size == 0:
-                break
-            total += size
-            if total > MAX_BODY_BYTES:
-                raise BadFraming("request body too large")
-            chunk = self.rfile.read(size)
-            if len(chunk) != size or self.rfile.readline(3) not in (b"\r\n", b"\n"):
-                raise BadFraming("truncated chunk")
-            chunks.append(chunk)
-        for _ in range(100):  # trailers, up to the empty line
-            trailer = self.rfile.readline(65537)
-            if trailer in (b"\r\n", b"\n", b""):
-                break
-        return b"".join(chunks)
-
     def wait(self, seconds: float) -> bool:
         """Sleep without holding any lock; True if the simulator is stopping."""
         if seconds <= 0:
@@ -281,7 +231,7 @@ class Handler(BaseHTTPRequestHandler):
             raw_path == CONTROL_PREFIX or raw_path.startswith(CONTROL_PREFIX + "/")
         ) and self._is_loopback_peer()
         try:
-            body = self._read_body()
+            body = read_body(self.headers, self.rfile)
         except BadFraming as exc:
             self.close_connection = True
             if is_control:
