@@ -57,7 +57,8 @@ class BatchSimulator:
         return self
 
     def stop(self) -> None:
-        """Stop serving; wakes requests hung in a fault and closes open connections."""
+        """Stop serving: wake requests hung, stalled or dripping in a fault, close every connection and
+        wait (about a second at most) for their threads."""
         with self._lifecycle:
             server, thread = self._server, self._thread
             self._server = self._thread = None
@@ -68,7 +69,8 @@ class BatchSimulator:
         server.server_close()
         server.close_connections()
         if thread is not None:
-            thread.join(timeout=2)
+            thread.join(timeout=1)
+        server.join_connections(timeout=1)
 
     def __enter__(self) -> BatchSimulator:
         return self.start()
@@ -216,26 +218,30 @@ class BatchSimulator:
         *,
         action: str,
         api_key: str | None = None,
+        project_key: str | None = None,
         audience: str | None = None,
         method: str | None = None,
+        path: str | None = None,
         error: str | None = None,
         status: int | None = None,
         times: int | None = None,
         latency: float = 0.0,
         retry_after: str | None = None,
+        length: int | None = None,
+        send: int | None = None,
+        interval: float | None = None,
+        location: str | None = None,
+        headers: list[tuple[str, str]] | list[list[str]] | None = None,
+        body: str | None = None,
     ) -> dict[str, Any]:
-        """Register a fault; the first active fault matching a request answers it. Returns its description."""
-        return self._faults.add(
-            action=action,
-            api_key=api_key,
-            audience=audience,
-            method=method,
-            error=error,
-            status=status,
-            times=times,
-            latency=latency,
-            retry_after=retry_after,
-        )
+        """Register a fault; the first active fault matching a request answers it. Returns its description.
+
+        Selectors (all given must match): `api_key` (alias `project_key`: MEP's API key or CEP's project
+        key), `audience` (MEP: the path's name; CEP: the name in the body or query), `method`, `path` (a
+        substring of the path and query). `times`: answer that many requests, then stop; `latency`: wait
+        before answering. The other parameters shape some actions' answers: see the README.
+        """
+        return self._faults.add(**{name: value for name, value in locals().items() if name != "self"})
 
     def faults(self) -> list[dict[str, Any]]:
         """Every registered fault (spent ones too) with its remaining count and hits."""

@@ -6,6 +6,7 @@ import contextlib
 import http
 import ipaddress
 import re
+import select
 import socket
 import socketserver
 import struct
@@ -51,17 +52,21 @@ class Call(NamedTuple):
     cep_route: cep.Route | None
     key: str | None  # MEP's API key or CEP's project key
     audience: str | None
+    keys: dict[str, str]  # the keys the request carries, for raw faults' placeholders
 
 
 def classify(raw_path: str, query: str, headers: Any, body: bytes) -> Call:
+    project_key = cep.single_header(headers, "X-Batch-Project")
+    rest_key = cep.single_header(headers, "X-Authorization") or cep.bearer_token(headers) or ""
     mep_route = mep.parse_route(raw_path)
+    key = mep_route.api_key if mep_route else project_key
+    keys = {"api_key": key or "", "rest_api_key": rest_key, "project_key": project_key or ""}
     if mep_route is not None:
-        return Call(MEP, mep_route, None, mep_route.api_key, mep_route.name)
+        return Call(MEP, mep_route, None, key, mep_route.name, keys)
     cep_route = cep.parse_route(raw_path)
     if cep_route is not None:
-        project_key = cep.single_header(headers, "X-Batch-Project")
-        return Call(CEP, None, cep_route, project_key, cep.audience_of(cep_route, query, body))
-    return Call(None, None, None, None, None)
+        return Call(CEP, None, cep_route, key, cep.audience_of(cep_route, query, body), keys)
+    return Call(None, None, None, None, None, keys)
 
 
 class Server(ThreadingHTTPServer):
@@ -75,6 +80,7 @@ class Server(ThreadingHTTPServer):
         self.stop_event = threading.Event()
         self._connections: set[socket.socket] = set()
         self._aborted: set[socket.socket] = set()
+        self._connection_threads: set[threading.Thread] = set()
         self._conn_lock = threading.Lock()
         super().__init__(address, Handler)
 
@@ -90,6 +96,33 @@ class Server(ThreadingHTTPServer):
         with self._conn_lock:
             self._connections.add(request)
         return request, address
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """One daemon thread per connection, tracked so that stop() can wait for them."""
+        thread = threading.Thread(
+            target=self._serve_connection,
+            args=(request, client_address),
+            name=f"batch-simulator-{self.server_port}-connection",
+            daemon=True,
+        )
+        with self._conn_lock:
+            self._connection_threads.add(thread)
+        thread.start()
+
+    def _serve_connection(self, request: Any, client_address: Any) -> None:
+        try:
+            self.process_request_thread(request, client_address)
+        finally:
+            with self._conn_lock:
+                self._connection_threads.discard(threading.current_thread())
+
+    def join_connections(self, timeout: float) -> None:
+        """Wait up to `timeout` seconds in all for the connection threads (after close_connections)."""
+        deadline = time.monotonic() + timeout
+        with self._conn_lock:
+            threads = list(self._connection_threads)
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def abort_connection(self, request: socket.socket) -> None:
         """Make the coming close send a TCP reset instead of an orderly shutdown."""
@@ -207,6 +240,36 @@ class Handler(BaseHTTPRequestHandler):
             return self.server.stop_event.is_set()
         return self.server.stop_event.wait(seconds)
 
+    def hold(self, seconds: float) -> None:
+        """Answer nothing for up to `seconds`; return early when the simulator stops or the peer hangs up."""
+        deadline = time.monotonic() + seconds
+        sock = self.connection
+        while (left := deadline - time.monotonic()) > 0 and not self.server.stop_event.is_set():
+            try:
+                readable = select.select([sock], [], [], min(left, 0.05))[0]
+                if readable and not sock.recv(1, socket.MSG_PEEK):
+                    return  # the peer closed its side
+            except (OSError, ValueError):
+                return
+            if readable:  # bytes the peer sent after its request: leave them, without spinning
+                self.server.stop_event.wait(min(left, 0.05))
+
+    def send_head(self, status: int, headers: Iterable[tuple[str, str]], *, end: bool = True, own: bool = True) -> None:
+        """The status line and `headers` (UTF-8, as given), with Server and Date unless not `own`; the blank
+        line that ends the head unless not `end`."""
+        self._response_started = True
+        self.log_request(status)
+        lines = [f"HTTP/1.1 {status} {reason(status)}\r\n".encode()]
+        if own:
+            lines.append(replies.header_lines([("Server", self.version_string()), ("Date", self.date_time_string())]))
+        lines.append(replies.header_lines(headers) + (b"\r\n" if end else b""))
+        self.write_now(b"".join(lines))
+
+    def write_now(self, data: bytes) -> None:
+        self._response_started = True
+        self.wfile.write(data)
+        self.wfile.flush()
+
     def abort(self) -> None:
         """Close the connection with a TCP reset, without a byte of answer."""
         self.close_connection = True
@@ -272,14 +335,17 @@ class Handler(BaseHTTPRequestHandler):
         if self.wait(state.latency):
             self._abandon(entry)
             return
-        fault = sim._faults.take(call.key, call.audience, self.command)
+        target = f"{entry.path}?{query}" if query else entry.path
+        fault = sim._faults.take(call.key, call.audience, self.command, target)
         if fault is not None:
             state.set_outcome(entry, fault=fault.action, status=None)
-            if self.wait(fault.latency):
+            # stall_body's latency is how long it stalls after the head, not a wait before it.
+            if fault.action != "stall_body" and self.wait(fault.latency):
                 self._abandon(entry)
                 return
             if fault.action != "delay":
-                replies.reply(self, fault, lambda status: state.set_outcome(entry, status=status), call.dialect)
+                record = lambda status: state.set_outcome(entry, status=status)  # noqa: E731
+                replies.reply(self, fault, replies.Context(call.dialect or MEP, call.keys, record, f"{sim.url}/moved"))
                 return
         if call.cep_route is not None:
             answer = cep.handle(state, self.command, call.cep_route, query, self.headers, body, time.monotonic())
