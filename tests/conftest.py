@@ -8,7 +8,7 @@ from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group, Permission
 
 from audienceadmin import audit, batch, roles, services
-from audienceadmin.simulator import BatchSimulator
+from audienceadmin.batch.simulator import BatchSimulator
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from audienceadmin import roles, selectors, services
+from audienceadmin.batch.simulator import BatchSimulator
 from audienceadmin.management.commands.serve import serve
-from audienceadmin.simulator import BatchSimulator
 
 DEMO_APP = "Demo shop (simulator)"
 WRONG_KEY_APP = "Demo app with a revoked key"
