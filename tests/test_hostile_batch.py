@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
@@ -66,16 +67,23 @@ def test_the_audience_list_survives_a_truncated_body(operator, batch_app, real_t
     assert response.status_code == 200
 
 
-def test_dripped_headers_end_as_unknown_within_the_deadline_and_the_sweep_waits(
+@pytest.mark.django_db(transaction=True)
+def test_a_dripping_batch_ends_at_the_deadline_and_the_sweep_waits_for_it(
     operator, batch_app, real_time_batch, simulator, settings
 ):
     """The sweep's age comes from the hard bound: it never closes an attempt still in flight."""
     settings.AUDIT_SWEEP_GRACE = 0.2
-    simulator.add_fault(action="drip_headers", audience="beta", interval=0.2, length=100_000)
+    simulator.add_fault(action="delay", audience="beta", latency=30)  # no status line: the call waits it out
+    settings.BATCH_API_TIMEOUT = 10.0  # the read timeout alone would wait 10 s
     result: list = []
-    call = threading.Thread(
-        target=lambda: result.append(services.audience_delete(actor=operator, app=batch_app, name="beta", ip=None))
-    )
+
+    def delete() -> None:
+        try:
+            result.append(services.audience_delete(actor=operator, app=batch_app, name="beta", ip=None))
+        finally:
+            connection.close()
+
+    call = threading.Thread(target=delete)
     started = time.monotonic()
     call.start()
     swept = 0

@@ -36,12 +36,15 @@ class Exchange:
         self.sent = False
         self.expired = False
         self._done = False
-        self._conn: HTTPConnection | None = None
+        # The socket itself, not the connection: http.client drops a connection's socket as soon as a
+        # response that ends with the connection begins, while the response still reads from it.
+        self._sock: socket.socket | None = None
         self._lock = threading.Lock()
 
     def attach(self, conn: HTTPConnection) -> None:
         with self._lock:
-            self._conn = conn
+            if conn.sock is not None:
+                self._sock = conn.sock
             if self.expired:
                 raise DeadlineExceeded
 
@@ -50,7 +53,7 @@ class Exchange:
             if self._done:
                 return
             self.expired = True
-            sock = getattr(self._conn, "sock", None) if self._conn is not None else None
+            sock = self._sock
         if sock is not None:
             with contextlib.suppress(OSError):
                 socket.socket.shutdown(sock, socket.SHUT_RDWR)  # bypasses TLS wrappers: the fd itself
@@ -58,7 +61,7 @@ class Exchange:
     def finish(self) -> None:
         with self._lock:
             self._done = True
-            self._conn = None
+            self._sock = None
 
 
 class Watchdog:
@@ -130,6 +133,8 @@ class _Guarded:
             exchange.attach(self)  # type: ignore[arg-type]
             exchange.sent = True
         super().request(*args, **kwargs)  # type: ignore[misc]
+        if exchange is not None:
+            exchange.attach(self)  # type: ignore[arg-type] # the socket, now surely connected
 
 
 class GuardedHTTPConnection(_Guarded, HTTPConnection):

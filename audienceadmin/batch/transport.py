@@ -89,7 +89,7 @@ class ClientConfig:
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
     rate_limit_wait: float = 5.0
-    min_try_window: float = 5.0  # at most the read timeout (see ``try_window``)
+    min_try_window: float = 5.0  # capped by the read timeout and half the deadline (``try_window``)
 
     @property
     def hard_bound(self) -> float:
@@ -98,8 +98,8 @@ class ClientConfig:
 
     @property
     def try_window(self) -> float:
-        """The least of the deadline a try needs to be worth sending."""
-        return min(self.min_try_window, self.read_timeout)
+        """The least of the deadline a try needs to be worth sending (5 s with the defaults)."""
+        return min(self.min_try_window, self.read_timeout, self.deadline / 2)
 
 
 @dataclass(frozen=True)
