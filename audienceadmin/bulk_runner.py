@@ -101,7 +101,7 @@ class BulkJobRun:
     def prepare(self) -> None:
         """Close what a dead run left in flight; get the client, the keys, the permission, the slots."""
         self.close_interrupted_items()
-        self.client = services.job_client(self.given_client)
+        self.client = services.job_client(lambda: "cancelled" if self.stop.is_set() else "", self.given_client)
         self.slots = threading.BoundedSemaphore(self.job.concurrency)
         self.refusal = self.why_refused()
         self.last_beat = self.last_check = time.monotonic()
@@ -203,6 +203,10 @@ class BulkJobRun:
     def delete_one(self, item_id: int, audience: str) -> None:
         """Send one item's deletion and record it (or record why it was not sent); frees its slot."""
         try:
+            # A pause (a 429 or 503 seen by another thread) is waited out before the item starts, so
+            # that its deadline begins after it; a cancel during the wait leaves the item unattempted.
+            if self.client.gate is not None and self.client.gate.wait(lambda: "stop" if self.stop.is_set() else ""):
+                return
             if self.stop.is_set():
                 return
             if self.refusal is not None:

@@ -1,4 +1,4 @@
-"""EncryptedTextField: a text column that only ever holds Fernet ciphertext.
+"""EncryptedTextField: a text column that only ever holds Fernet ciphertext, read back as a ``Secret``.
 
 Keys come from ``settings.FIELD_ENCRYPTION_KEYS`` (newest first): the first encrypts, all of them
 decrypt (MultiFernet), so a new key can be put in front and old rows re-encrypted later with
@@ -13,6 +13,8 @@ from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import models
+
+from audienceadmin.batch.secrets import Secret
 
 
 class DecryptionError(Exception):
@@ -70,19 +72,26 @@ def rotate(ciphertext: str) -> str:
 
 
 class EncryptedTextField(models.TextField):
-    """Encrypts on the way to the database, decrypts on the way back. Lookups are refused:
-    ciphertexts are randomised, so equality or containment on them would silently find nothing."""
+    """Encrypts on the way to the database, decrypts on the way back into a ``Secret`` (which prints
+    as a hint, never as the key). Lookups are refused: ciphertexts are randomised, so equality or
+    containment on them would silently find nothing."""
 
     def from_db_value(self, value, expression, connection):
         if value is None:
             return None
-        return decrypt(value)
+        return Secret(decrypt(value))
+
+    def to_python(self, value):
+        if value is None or isinstance(value, Secret):
+            return value
+        return Secret(str(value))
 
     def get_prep_value(self, value):
-        value = super().get_prep_value(value)
         if value is None:
             return None
-        return encrypt(value)
+        if isinstance(value, Secret):
+            value = value.reveal()
+        return encrypt(str(value))
 
     def get_lookup(self, lookup_name):
         if lookup_name == "isnull":

@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 
 from audienceadmin import names, selectors, wording
+from audienceadmin.batch import Secret
 from audienceadmin.models import AuditEvent, BatchApp
 from audienceadmin.selectors import HISTORY_VIEW_CHOICES, HistoryFilter
 
@@ -70,6 +71,21 @@ class ConfirmDeleteForm(DeleteAudienceForm):
         return cleaned
 
 
+class SecretField(forms.CharField):
+    """A key typed into a form: cleaned into a ``Secret``, so no frame after this one holds it in clear."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strip=True, widget=SecretInput(), max_length=200, **kwargs)
+
+    def clean(self, value: Any) -> Secret | str:
+        text = super().clean(value)
+        if not text:
+            return ""
+        if len(text) < 12 or any(c.isspace() for c in text):
+            raise forms.ValidationError("This does not look like a Batch key: at least 12 characters, no spaces.")
+        return Secret(text)
+
+
 class SecretInput(forms.PasswordInput):
     """Never renders a value back, whatever the form holds."""
 
@@ -79,18 +95,12 @@ class SecretInput(forms.PasswordInput):
 
 class AppForm(forms.Form):
     name = forms.CharField(label="Display name", max_length=100)
-    api_key = forms.CharField(
+    api_key = SecretField(
         label="Batch API key",
-        strip=True,
-        widget=SecretInput(),
-        max_length=200,
         help_text="The app's Live, Dev or SDK API key (Batch dashboard → Settings → General).",
     )
-    rest_api_key = forms.CharField(
+    rest_api_key = SecretField(
         label="REST API key",
-        strip=True,
-        widget=SecretInput(),
-        max_length=200,
         help_text="The company REST API key, sent as X-Authorization.",
     )
 
@@ -121,18 +131,6 @@ class AppForm(forms.Form):
         if selectors.app_name_taken(name, by_another_than=self.instance):
             raise forms.ValidationError("An app with this name already exists.")
         return name
-
-    def _clean_key(self, field: str) -> str:
-        key: str = self.cleaned_data[field]
-        if key and (len(key) < 12 or any(c.isspace() for c in key)):
-            raise forms.ValidationError("This does not look like a Batch key: at least 12 characters, no spaces.")
-        return key
-
-    def clean_api_key(self) -> str:
-        return self._clean_key("api_key")
-
-    def clean_rest_api_key(self) -> str:
-        return self._clean_key("rest_api_key")
 
 
 class HistoryFilterForm(forms.Form):

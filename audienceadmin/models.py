@@ -49,11 +49,6 @@ class BatchApp(models.Model):
         return self.archived_at is not None
 
 
-def key_hint(key: str) -> str:
-    """What may be shown of a key after saving: its last four characters."""
-    return "…" + key[-4:] if len(key) >= 12 else "…"
-
-
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise PermissionError("Audit events are insert-only: they cannot be updated.")
@@ -93,6 +88,7 @@ class AuditEvent(models.Model):
         REJECTED = "rejected", "Rejected by Batch"
         FAILED = "failed", "Failed"
         UNKNOWN = "unknown", "Unknown"
+        NOT_SENT = "not_sent", "Not sent"
 
     class Source(models.TextChoices):
         WEB = "web", "Web"

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 
-from audienceadmin import batch_api, wording
+from audienceadmin import batch, wording
 
 MAX_LENGTH = 255
 
 
 def is_valid(name: str) -> bool:
     """Batch's rule (``^[A-Za-z0-9_-]{1,255}$``), as the Batch client checks it."""
-    return batch_api.is_valid_audience_name(name)
+    return batch.is_valid_audience_name(name)
 
 
 def refusal(name: str) -> str:

@@ -78,6 +78,8 @@ AUTHENTICATION_BACKENDS = [
 ]
 
 ROOT_URLCONF = "audienceadmin.urls"
+# Always on, debug or not: no error report shows a local variable of the frames that hold keys.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "audienceadmin.batch.reporting.KeySafeExceptionReporterFilter"
 WSGI_APPLICATION = "audienceadmin.wsgi.application"
 
 TEMPLATES = [

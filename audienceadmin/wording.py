@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from audienceadmin import batch_api
+from audienceadmin import batch
 from audienceadmin.models import AuditEvent
 
 if TYPE_CHECKING:
@@ -30,9 +30,17 @@ REASONS = {
     "connect": "could not connect to Batch",
     "tls": "TLS handshake with Batch failed",
     "invalid_request": "the request could not be made (check BATCH_API_URL)",
-    "redirect": "Batch answered with an unexpected redirect",
+    "redirect": "Batch answered with a redirect instead of an answer (not followed)",
     "http": "Batch answered with an error",
     "rejected": "Batch rejected the request",
+    "deadline": "no complete answer within BATCH_API_DEADLINE",
+    "body_truncated": "Batch's answer body was cut short (its status stands)",
+    "body_timeout": "Batch's answer body was too slow to read (its status stands)",
+    "body_deadline": "Batch's answer body did not arrive within the deadline (its status stands)",
+    "cancelled": "not sent: the bulk job was cancelled",
+    "shutting_down": "not sent: the server was shutting down",
+    "pause_too_long": "not sent: Batch asked to wait longer than the deadline allows",
+    "lease_lost": "not sent: another worker took the bulk job over",
 }
 
 
@@ -43,7 +51,7 @@ def reason_text(reason: str) -> str:
 
 def answer_label(status: int | None, error_name: str) -> str:
     """How the pages name an answer from Batch: "HTTP 503 MAINTENANCE_ERROR", "HTTP 200", or ""."""
-    return batch_api.answer_label(status, error_name)
+    return batch.answer_label(status, error_name)
 
 
 def batch_answer_sentence(status: int | None, error_name: str, message: str = "") -> str:
@@ -79,6 +87,12 @@ def describe_deletion(result: DeletionResult) -> str:
 def _describe_outcome(result: DeletionResult, app: str, audience: str, said: str, tries: str) -> str:
     if result.outcome == Outcome.DELETED:
         return f"Audience {audience} was deleted from app {app}."
+    if result.outcome == Outcome.NOT_SENT:
+        why = REASONS.get(result.reason, result.reason).removeprefix("not sent: ")
+        return (
+            f"Nothing was sent to Batch ({why}), so audience {audience} was not deleted from app {app}. "
+            "Try again when you are ready."
+        )
     if result.outcome == Outcome.REJECTED:
         return _describe_rejection(result, app, audience) + said
     if result.outcome == Outcome.FAILED:
@@ -123,7 +137,14 @@ def _describe_failure(result: DeletionResult, app: str, audience: str, said: str
             "FIELD_ENCRYPTION_KEYS. Nothing was sent to Batch and nothing was deleted. "
             "An administrator must restore the encryption key, or re-enter the app's keys."
         )
-    if result.reason in ("connect", "tls", "invalid_request"):
+    if result.reason == "redirect":
+        return (
+            f"Batch answered with a redirect (HTTP {result.http_status}) instead of carrying out the request, "
+            f"so audience {audience} was not deleted from app {app}. The redirect was not followed. An "
+            "administrator should check BATCH_API_URL (for example http:// instead of https://, or a proxy "
+            "in between)."
+        )
+    if result.reason in ("connect", "tls", "invalid_request", "deadline"):
         return (
             f"Could not reach Batch{tries}: {REASONS[result.reason]}. Nothing was sent, so "
             f"audience {audience} was not deleted. Try again later; if it persists, check the "

@@ -33,8 +33,8 @@ def main() -> None:
     from django.contrib.auth.models import Group
 
     from audienceadmin import bulk_runner, roles, selectors, services
+    from audienceadmin.batch.simulator import BatchSimulator
     from audienceadmin.models import AuditEvent, BulkJob
-    from audienceadmin.simulator import BatchSimulator
 
     operator, _ = get_user_model().objects.get_or_create(username="bench-operator")
     operator.groups.add(Group.objects.get(name=roles.OPERATORS))

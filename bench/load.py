@@ -256,7 +256,7 @@ def main() -> None:
         raise SystemExit("--operators 1..200, --seconds 1..600, --workers 1..16")
     OUT.mkdir(parents=True, exist_ok=True)
 
-    from audienceadmin.simulator import BatchSimulator
+    from audienceadmin.batch.simulator import BatchSimulator
 
     simulator = BatchSimulator(latency=SIMULATOR_LATENCY).start()
     instances: list[Instance] = []

@@ -7,8 +7,8 @@ import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group, Permission
 
-from audienceadmin import audit, batch_api, roles, services
-from audienceadmin.simulator import BatchSimulator
+from audienceadmin import audit, batch, roles, services
+from audienceadmin.batch.simulator import BatchSimulator
 
 
 @pytest.fixture(autouse=True)
@@ -81,15 +81,15 @@ def fake_time() -> FakeTime:
 
 
 @pytest.fixture
-def client_config(batch_url) -> batch_api.ClientConfig:
-    return batch_api.ClientConfig(base_url=batch_url, connect_timeout=1.0, read_timeout=1.0, deadline=60.0, max_tries=4)
+def client_config(batch_url) -> batch.ClientConfig:
+    return batch.ClientConfig(base_url=batch_url, connect_timeout=1.0, read_timeout=1.0, deadline=60.0, max_tries=4)
 
 
 @pytest.fixture
-def fast_client(client_config, fake_time, monkeypatch) -> batch_api.BatchClient:
+def fast_client(client_config, fake_time, monkeypatch) -> batch.MepClient:
     """The process client, with instant backoff waits; the service and views use it."""
-    client = batch_api.BatchClient(client_config, sleep=fake_time.sleep, clock=fake_time.clock)
-    monkeypatch.setattr(batch_api, "get_client", lambda: client)
+    client = batch.MepClient(batch.Transport(client_config, sleep=fake_time.sleep, clock=fake_time.clock))
+    monkeypatch.setattr(batch, "get_client", lambda: client)
     return client
 
 

@@ -6,8 +6,9 @@ import socket
 
 import pytest
 
-from audienceadmin import batch_api
-from audienceadmin.batch_api import BatchApiError, BatchUnavailable, Credentials, OutcomeUnknown
+from audienceadmin import batch
+from audienceadmin.batch import BatchApiError, BatchUnavailable, Credentials, OutcomeUnknown, mep, transport
+from audienceadmin.batch.redaction import Redactor
 
 API_KEY = "APIKEYABCDEF0123456789"
 REST_KEY = "RESTKEY-secret-0123456789"
@@ -17,7 +18,7 @@ CREDS = Credentials(api_key=API_KEY, rest_api_key=REST_KEY)
 @pytest.fixture
 def client(simulator, fake_time, client_config):
     simulator.add_app(API_KEY, REST_KEY, audiences=["spring-sale", "beta"])
-    return batch_api.BatchClient(client_config, sleep=fake_time.sleep, clock=fake_time.clock)
+    return batch.MepClient(batch.Transport(client_config, sleep=fake_time.sleep, clock=fake_time.clock))
 
 
 def api_requests(simulator):
@@ -116,8 +117,8 @@ def test_connection_refused_is_retried_then_unavailable(fake_time):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # closed again: nothing listens there
-    config = batch_api.ClientConfig(base_url=f"http://127.0.0.1:{port}", max_tries=3)
-    client = batch_api.BatchClient(config, sleep=fake_time.sleep, clock=fake_time.clock)
+    config = batch.ClientConfig(base_url=f"http://127.0.0.1:{port}", max_tries=3)
+    client = batch.MepClient(batch.Transport(config, sleep=fake_time.sleep, clock=fake_time.clock))
     with pytest.raises(BatchUnavailable) as excinfo:
         client.delete_audience(CREDS, "spring-sale")
     assert (excinfo.value.reason, excinfo.value.tries) == ("connect", 3)
@@ -155,7 +156,7 @@ def test_odd_error_bodies_never_crash_the_client(client, simulator, action):
         client.delete_audience(CREDS, "spring-sale")
     assert excinfo.value.http_status == 400
     assert "<html" not in excinfo.value.message.lower()
-    assert len(excinfo.value.message) <= batch_api.MAX_MESSAGE_CHARS
+    assert len(excinfo.value.message) <= transport.MAX_MESSAGE_CHARS
 
 
 @pytest.mark.parametrize(
@@ -180,11 +181,12 @@ def test_odd_error_bodies_never_crash_the_client(client, simulator, action):
     ],
 )
 def test_error_bodies_are_parsed_defensively(body, expected):
-    assert batch_api.parse_error_body(404, body, CREDS) == expected
+    assert transport.parse_error_body(404, body, Redactor(CREDS.secrets()), mep.KNOWN_ERRORS) == expected
 
 
 def test_an_undocumented_400_keeps_what_the_body_says():
-    assert batch_api.parse_error_body(400, b'{"message": "bad"}', CREDS) == ("", "", "bad")
+    redactor = Redactor(CREDS.secrets())
+    assert transport.parse_error_body(400, b'{"message": "bad"}', redactor, mep.KNOWN_ERRORS) == ("", "", "bad")
 
 
 def test_list_and_view(client):

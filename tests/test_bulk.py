@@ -137,7 +137,8 @@ def test_a_429_pauses_every_thread_of_the_job(operator, batch_app, many, fast_cl
     simulator.add_fault(action="error", error="TOO_MANY_REQUESTS", retry_after="9", times=1)
     job = services.bulk_job_create(actor=operator, app=batch_app, names=many)
     bulk_runner.bulk_job_run(job.pk)
-    assert 9.0 in fake_time.sleeps  # the client honoured Retry-After; the gate held the other threads
+    # The client honoured Retry-After (9 s waited at the job's gate, in slices that a cancel can interrupt).
+    assert sum(fake_time.sleeps) >= 9.0 and max(fake_time.sleeps) <= 0.25
     assert selectors.bulk_job_progress(BulkJob.objects.get()).deleted == 20
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -25,6 +26,7 @@ from hypothesis import strategies as st
 
 from audienceadmin import roles, services, wording
 from audienceadmin.models import AuditEvent
+from audienceadmin.services import deletion
 
 pytestmark = pytest.mark.django_db
 Kind, Outcome = AuditEvent.Kind, AuditEvent.Outcome
@@ -210,13 +212,15 @@ def test_fault_matrix(case, channel, operator, batch_app, fast_client, fake_time
 
 
 def test_an_unreachable_batch_fails_without_sending(operator, batch_app, fake_time, settings, monkeypatch):
-    from audienceadmin import batch_api
+    from audienceadmin import batch
 
     settings.BATCH_API_URL, settings.BATCH_API_MAX_TRIES = "http://127.0.0.1:9", 4  # nothing listens there
     monkeypatch.setattr(
-        batch_api,
+        batch,
         "get_client",
-        lambda: batch_api.BatchClient(batch_api.config_from_settings(), sleep=fake_time.sleep, clock=fake_time.clock),
+        lambda: batch.MepClient(
+            batch.Transport(batch.config_from_settings(), sleep=fake_time.sleep, clock=fake_time.clock)
+        ),
     )
     shown = run_web(operator, batch_app)
     assert "Could not reach Batch" in shown and "Nothing was sent" in shown
@@ -390,6 +394,7 @@ def test_a_process_killed_mid_call_is_closed_as_unknown_by_the_sweep(tmp_path: P
     assert events() == [("delete_requested", "", "")]
     # Within the deadline, the attempt may still be waiting for Batch: the sweep leaves it alone.
     assert "Closed 0" in run("sweep_attempts").stdout
+    time.sleep(1.2)  # past the hard bound of a 0.1 s deadline (0.1 s + the watchdog's 1 s slack)
     swept = run("sweep_attempts", BATCH_API_DEADLINE="0.1", BATCH_API_CONNECT_TIMEOUT="0.1", AUDIT_SWEEP_GRACE="0")
     assert "Closed 1" in swept.stdout, swept.stderr
     assert events() == [("delete_requested", "", ""), ("delete_completed", "unknown", wording.INTERRUPTED)]
@@ -398,7 +403,7 @@ def test_a_process_killed_mid_call_is_closed_as_unknown_by_the_sweep(tmp_path: P
 
 def test_the_history_page_sweeps_interrupted_attempts(viewer, operator, batch_app, settings, monkeypatch):
     services.sweep_throttle_reset()  # the page sweeps at most once a minute
-    settings.BATCH_API_DEADLINE, settings.BATCH_API_CONNECT_TIMEOUT, settings.AUDIT_SWEEP_GRACE = 0, 0, 0
+    monkeypatch.setattr(deletion, "stale_attempt_age", lambda: timedelta(0))  # any open attempt is stale
 
     class DyingClient:
         def delete_audience(self, credentials, name):

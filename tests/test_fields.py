@@ -24,8 +24,8 @@ def test_the_database_column_holds_only_ciphertext(batch_app, app_keys):
     assert app_keys.rest_api_key not in rest_col
     assert api_col != rest_col
     # Fernet tokens, readable back with the configured key.
-    assert services.app_credentials(batch_app).api_key == app_keys.api_key
-    assert services.app_credentials(batch_app).rest_api_key == app_keys.rest_api_key
+    assert services.app_credentials(batch_app).api_key.reveal() == app_keys.api_key
+    assert services.app_credentials(batch_app).rest_api_key.reveal() == app_keys.rest_api_key
 
 
 def test_loading_an_app_does_not_decrypt_its_keys(batch_app, settings):
@@ -41,7 +41,7 @@ def test_a_new_key_in_front_encrypts_and_the_old_one_still_decrypts(batch_app, s
     old_key = settings.FIELD_ENCRYPTION_KEYS[0]
     new_key = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [new_key, old_key]
-    assert services.app_credentials(batch_app).api_key == app_keys.api_key  # old rows readable
+    assert services.app_credentials(batch_app).api_key.reveal() == app_keys.api_key  # old rows readable
 
     services.app_update(actor=None, app=batch_app, name=batch_app.name, api_key="NEWAPIKEY-0123456789", ip=None)
     api_col, _ = raw_columns(batch_app)

@@ -229,7 +229,7 @@ def test_key_rotation_end_to_end(keyadmin, settings, app_keys):
     settings.FIELD_ENCRYPTION_KEYS = [new]
     assert checks.check_stored_secrets_decrypt(None) == []
     for i, app in enumerate(apps):
-        assert services.app_credentials(app).api_key == f"{app_keys.api_key}{i}"
+        assert services.app_credentials(app).api_key.reveal() == f"{app_keys.api_key}{i}"
     assert AuditEvent.objects.filter(kind=Kind.KEYS_REENCRYPTED).count() == 2
 
 
@@ -261,7 +261,7 @@ def test_rotation_never_overwrites_a_key_replaced_meanwhile(keyadmin, settings, 
 
     monkeypatch.setattr(fields, "rotate", rotate_while_someone_edits)
     report = services.encryption_keys_rotate()
-    assert services.app_credentials(batch_app).api_key == "REPLACED-0123456789"
+    assert services.app_credentials(batch_app).api_key.reveal() == "REPLACED-0123456789"
     assert report.reencrypted == 1  # only the REST key; the replaced API key was left alone
 
 

@@ -39,6 +39,7 @@ class Progress:
     rejected: int
     failed: int
     unknown: int
+    not_sent: int
     skipped: int
     running: int
 

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 from django.db import transaction
 from django.utils import timezone
 
-from audienceadmin import batch_api, wording
+from audienceadmin import batch, wording
+from audienceadmin.batch import key_hint
 from audienceadmin.fields import DecryptionError
-from audienceadmin.models import AuditEvent, BatchApp, key_hint
+from audienceadmin.models import AuditEvent, BatchApp
 from audienceadmin.services.events import Actor, actor_fields, app_event_record
 
 if TYPE_CHECKING:
@@ -100,10 +101,10 @@ def app_archive(*, actor: Actor, app: BatchApp, ip: str | None) -> BatchApp:
     return app
 
 
-def app_credentials(app: BatchApp) -> batch_api.Credentials:
+def app_credentials(app: BatchApp) -> batch.Credentials:
     """Decrypt the app's current keys (raises DecryptionError if the configured keys cannot)."""
     api_key, rest_api_key = BatchApp.objects.filter(pk=app.pk).values_list("api_key", "rest_api_key").get()
-    return batch_api.Credentials(api_key=api_key, rest_api_key=rest_api_key)
+    return batch.Credentials(api_key=batch.Secret(api_key), rest_api_key=batch.Secret(rest_api_key))
 
 
 @dataclass(frozen=True)
@@ -118,13 +119,13 @@ def app_test_connection(*, actor: Actor, app: BatchApp, ip: str | None) -> Conne
     error_name = error_code = batch_message = ""
     try:
         credentials = app_credentials(app)
-        response = batch_api.get_client().list_audiences(credentials, limit=1)
+        response = batch.get_client().list_audiences(credentials, limit=1)
     except DecryptionError:
         result = ConnectionTest(False, wording.connection_undecryptable(app.name))
-    except batch_api.BatchApiError as exc:
+    except batch.BatchApiError as exc:
         status, error_name, error_code, batch_message = exc.http_status, exc.name, exc.code, exc.message
         result = ConnectionTest(False, wording.connection_refused(app.name, status, exc.name))
-    except batch_api.BatchError as exc:
+    except batch.BatchError as exc:
         status, error_name, error_code, batch_message = exc.http_status, exc.name, exc.code, exc.message
         result = ConnectionTest(False, wording.connection_unavailable(app.name, exc.reason, status))
     else:

@@ -7,7 +7,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from audienceadmin import batch_api, wording
+from audienceadmin import batch, wording
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import BatchApp
 from audienceadmin.services.apps import app_credentials
@@ -39,11 +39,11 @@ class AudienceList:
         return self.offset + self.limit
 
 
-def _read_error(exc: batch_api.BatchError, app: BatchApp) -> str:
+def _read_error(exc: batch.BatchError, app: BatchApp) -> str:
     return wording.read_error(
         app.name,
         status=exc.http_status,
-        refused=isinstance(exc, batch_api.BatchApiError),
+        refused=isinstance(exc, batch.BatchApiError),
         reason=exc.reason,
         error_name=exc.name,
         message=exc.message,
@@ -53,10 +53,10 @@ def _read_error(exc: batch_api.BatchError, app: BatchApp) -> str:
 def audience_list(*, app: BatchApp, offset: int = 0, limit: int = PAGE_SIZE) -> AudienceList:
     """A page of the app's audiences as Batch lists them (newest first). Failures are a message."""
     try:
-        response = batch_api.get_client().list_audiences(app_credentials(app), offset=offset, limit=limit)
+        response = batch.get_client().list_audiences(app_credentials(app), offset=offset, limit=limit)
     except DecryptionError:
         return AudienceList([], offset, limit, wording.list_undecryptable(app.name))
-    except batch_api.BatchError as exc:
+    except batch.BatchError as exc:
         return AudienceList([], offset, limit, _read_error(exc, app))
     data = response.data if isinstance(response.data, dict) else {}
     items = [a for a in data.get("custom_audiences") or [] if isinstance(a, dict) and isinstance(a.get("name"), str)]
@@ -80,14 +80,14 @@ class Preview:
 
 def audience_preview(*, app: BatchApp, name: str) -> Preview:
     try:
-        response = batch_api.get_client().get_audience(app_credentials(app), name)
+        response = batch.get_client().get_audience(app_credentials(app), name)
     except DecryptionError:
         return Preview(None, warning=wording.PREVIEW_UNDECRYPTABLE)
-    except batch_api.BatchApiError as exc:
+    except batch.BatchApiError as exc:
         if exc.http_status == 404:
             return Preview(False)
         return Preview(None, warning=_read_error(exc, app))
-    except batch_api.BatchError as exc:
+    except batch.BatchError as exc:
         return Preview(None, warning=_read_error(exc, app))
     data = response.data if isinstance(response.data, dict) else {}
     nb_ids = data.get("nb_ids")

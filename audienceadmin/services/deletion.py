@@ -17,7 +17,7 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from audienceadmin import batch_api, names, selectors, wording
+from audienceadmin import batch, names, selectors, wording
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, BulkItem
 from audienceadmin.services.apps import app_credentials
@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger("audienceadmin.services")
 Outcome = AuditEvent.Outcome
 Kind = AuditEvent.Kind
-BatchClient = batch_api.BatchClient
-Credentials = batch_api.Credentials
+BatchClient = batch.MepClient
+Credentials = batch.Credentials
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -127,7 +127,16 @@ def audience_delete_prechecked(
     while that event could still be rolled back.
 
     ``bulk_item``: the job item's state changes commit with the audit events, so an item is
-    *running* exactly when its request was recorded, and *done* exactly when its outcome was."""
+    *running* exactly when its request was recorded, and *done* exactly when its outcome was.
+
+    The keys are read (and decrypted) before anything is recorded, so that nothing stands between
+    the committed *requested* event and the call: a database failure there means nothing recorded
+    and nothing sent, never a *requested* event for a call that never started."""
+    if credentials is None:
+        try:
+            credentials = app_credentials(app)
+        except DecryptionError:
+            credentials = None  # recorded as failed: nothing can be sent
     attempt = uuid.uuid4()
     common = {
         "attempt": attempt,
@@ -144,7 +153,7 @@ def audience_delete_prechecked(
             BulkItem.objects.filter(pk=bulk_item).update(state=BulkItem.State.RUNNING, attempt=attempt)
 
     started = time.monotonic()
-    answer = _call_batch(app, name, client or batch_api.get_client(), credentials)
+    answer = _call_batch(name, client or batch.get_client(), credentials)
     duration_ms = round((time.monotonic() - started) * 1000)
     recorded = _complete(
         common,
@@ -202,23 +211,25 @@ def _complete(common: dict[str, Any], bulk_item: int | None, **outcome: Any) -> 
     return True
 
 
-def _call_batch(app: BatchApp, name: str, client: BatchClient, credentials: Credentials | None) -> BatchAnswer:
-    try:
-        credentials = credentials or app_credentials(app)
-    except DecryptionError:
+def _call_batch(name: str, client: BatchClient, credentials: Credentials | None) -> BatchAnswer:
+    if credentials is None:
         return BatchAnswer(outcome=Outcome.FAILED, reason="undecryptable_keys", tries=0)
     try:
         response = client.delete_audience(credentials, name)
-    except batch_api.BatchApiError as exc:
+    except batch.BatchApiError as exc:
         return _from_error(Outcome.REJECTED, exc)
-    except batch_api.BatchUnavailable as exc:
+    except batch.BatchUnavailable as exc:
         return _from_error(Outcome.FAILED, exc)
-    except batch_api.OutcomeUnknown as exc:
+    except batch.OutcomeUnknown as exc:
         return _from_error(Outcome.UNKNOWN, exc)
-    return BatchAnswer(outcome=Outcome.DELETED, reason="deleted", tries=response.tries, http_status=response.status)
+    except batch.NotSent as exc:
+        return _from_error(Outcome.NOT_SENT, exc)
+    # A 2xx whose body could not be read is still Batch's answer; the audit notes the body.
+    reason = f"body_{response.body_error}" if response.body_error else "deleted"
+    return BatchAnswer(outcome=Outcome.DELETED, reason=reason, tries=response.tries, http_status=response.status)
 
 
-def _from_error(outcome: str, exc: batch_api.BatchError) -> BatchAnswer:
+def _from_error(outcome: str, exc: batch.BatchError) -> BatchAnswer:
     return BatchAnswer(
         outcome=outcome,
         reason=exc.reason,
@@ -230,18 +241,17 @@ def _from_error(outcome: str, exc: batch_api.BatchError) -> BatchAnswer:
     )
 
 
-def job_client(client: BatchClient | None = None) -> BatchClient:
-    """A client for one bulk job: a 429 or 503 seen by any of its threads pauses them all."""
-    client = client or batch_api.get_client()
-    return client.with_gate(client.new_gate())
+def job_client(should_stop: batch.StopCheck, client: BatchClient | None = None) -> BatchClient:
+    """A client for one bulk job: a 429 or 503 seen by any of its threads pauses them all, and
+    ``should_stop`` (the job cancelled, its lease lost) keeps any of them from sending more."""
+    client = client or batch.get_client()
+    return client.bound(gate=client.new_gate(), should_stop=should_stop)
 
 
 def stale_attempt_age() -> timedelta:
-    """After this long without a *completed* event, an attempt's process cannot still be waiting
-    for Batch: the client gives up at the deadline (plus one connect timeout)."""
-    return timedelta(
-        seconds=settings.BATCH_API_DEADLINE + settings.BATCH_API_CONNECT_TIMEOUT + settings.AUDIT_SWEEP_GRACE
-    )
+    """After this long without a *completed* event, an attempt's process cannot still be waiting for
+    Batch: no call outlives the client's hard bound (its deadline, enforced by a watchdog)."""
+    return timedelta(seconds=batch.config_from_settings().hard_bound + settings.AUDIT_SWEEP_GRACE)
 
 
 _last_sweep = 0.0  # when this process's history page last swept (time.monotonic())

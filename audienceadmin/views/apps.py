@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from audienceadmin import roles, selectors, services
@@ -18,6 +19,7 @@ def app_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "audienceadmin/app_list.html", {"apps": selectors.apps_all()})
 
 
+@sensitive_post_parameters("api_key", "rest_api_key")  # never on an error report, debug or not
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.ADD_APP)
 def app_create(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -29,6 +31,7 @@ def app_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "audienceadmin/app_form.html", {"form": form})
 
 
+@sensitive_post_parameters("api_key", "rest_api_key")  # never on an error report, debug or not
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.CHANGE_APP)
 def app_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:

@@ -24,6 +24,7 @@ OUTCOME_LEVEL: dict[str, int] = {
     AuditEvent.Outcome.REJECTED: messages.ERROR,
     AuditEvent.Outcome.FAILED: messages.ERROR,
     AuditEvent.Outcome.UNKNOWN: messages.WARNING,
+    AuditEvent.Outcome.NOT_SENT: messages.WARNING,
 }
 PREVIEW_SALT = "audienceadmin.preview"
 

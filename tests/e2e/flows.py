@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from playwright.sync_api import Locator, Page, expect
 
-from audienceadmin.simulator import BatchSimulator
+from audienceadmin.batch.simulator import BatchSimulator
 
 
 def main_nav(page: Page) -> Locator:

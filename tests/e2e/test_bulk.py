@@ -19,8 +19,8 @@ from django.db import connection
 from django_tasks_db.management.commands.db_worker import Worker
 from playwright.sync_api import Frame, Locator, Page, expect
 
+from audienceadmin.batch.simulator import BatchSimulator
 from audienceadmin.models import BulkJob
-from audienceadmin.simulator import BatchSimulator
 from tests.e2e.conftest import login
 from tests.e2e.flows import ask_to_delete, confirm_deletion, delete_requests, main_nav
 

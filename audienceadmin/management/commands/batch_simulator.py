@@ -4,13 +4,13 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from audienceadmin import simulator
+from audienceadmin.batch import simulator
 
 
 class Command(BaseCommand):
     help = (
         "Run the bundled Batch API simulator (an in-memory fake of Batch's Custom Audience API). "
-        "All options of `python -m audienceadmin.simulator --help` are accepted."
+        "All options of `python -m audienceadmin.batch.simulator --help` are accepted."
     )
     requires_system_checks = []
     requires_migrations_checks = False

@@ -15,8 +15,8 @@ from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 
 from audienceadmin import roles, selectors, services
+from audienceadmin.batch.simulator import BatchSimulator
 from audienceadmin.management.commands.serve import serve
-from audienceadmin.simulator import BatchSimulator
 
 DEMO_APP = "Demo shop (simulator)"
 WRONG_KEY_APP = "Demo app with a revoked key"
@@ -113,11 +113,12 @@ class Command(BaseCommand):
                 app = services.app_create(
                     actor=admin, name=name, api_key=_random_key("DEMO"), rest_api_key=_random_key("demo-rest-"), ip=None
                 )
-            credentials = services.app_credentials(app)
+            credentials = services.app_credentials(app)  # the simulator stands in for Batch: it needs them in clear
+            api_key = credentials.api_key.reveal()
             audiences = AUDIENCES + [{"name": audience, "description": what} for audience, what, _ in FAULTS]
-            simulator.add_app(credentials.api_key, registered_rest_key or credentials.rest_api_key, audiences)
+            simulator.add_app(api_key, registered_rest_key or credentials.rest_api_key.reveal(), audiences)
             for audience, _, fault in FAULTS:
-                simulator.add_fault(api_key=credentials.api_key, audience=audience, **fault)
+                simulator.add_fault(api_key=api_key, audience=audience, **fault)
             shown.append(name)
         return shown
 
