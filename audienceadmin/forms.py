@@ -49,7 +49,7 @@ class DeleteAudienceForm(forms.Form):
 
 class ConfirmDeleteForm(DeleteAudienceForm):
     confirm_name = forms.CharField(label="Type the audience name to confirm", strip=False, max_length=300)
-    preview = forms.CharField(required=False, max_length=2000)  # signed; rendered by the template
+    ticket = forms.CharField(required=False, max_length=4000)  # signed by the page (audienceadmin.confirmation)
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)

@@ -200,6 +200,8 @@ BATCH_API_MAX_TRIES = env.int("BATCH_API_MAX_TRIES", default=4)
 BULK_CONCURRENCY = env.int("BULK_CONCURRENCY", default=4)
 # Most audiences in one bulk job.
 BULK_MAX_ITEMS = env.int("BULK_MAX_ITEMS", default=5000)
+# Seconds a confirmation page stays valid: after that, its preview is looked at again before deleting.
+CONFIRMATION_MAX_AGE = env.int("DELETE_CONFIRMATION_MAX_AGE", default=600)
 # Seconds past an attempt's deadline before the sweep closes it as "unknown (interrupted)".
 AUDIT_SWEEP_GRACE = env.float("AUDIT_SWEEP_GRACE", default=60.0)
 

@@ -302,3 +302,28 @@ def bulk_job_event(job_id: int, message: str = "") -> str:
 
 def bulk_job_size(count: int) -> str:
     return f"{count} audiences"
+
+
+# The confirmation page's ticket.
+
+CONFIRMATION_INVALID = (
+    "That deletion request was not valid (its confirmation is missing, altered, or for another audience or "
+    "user); nothing was deleted."
+)
+CONFIRMATION_EXPIRED = (
+    "This confirmation page was open for too long: look at Batch's preview again, then type the name to confirm. "
+    "Nothing was deleted."
+)
+
+
+def attempt_already_made(outcome_label: str) -> str:
+    """A second submission of the same confirmation (a double click, another tab, a replayed form)."""
+    if not outcome_label:
+        return (
+            "This deletion was already submitted and is still in progress: nothing more was sent to Batch. "
+            "Its outcome will show here when Batch answers."
+        )
+    return (
+        f"This deletion was already submitted (outcome: {outcome_label}): nothing more was sent to Batch. "
+        "To try again, start a new deletion."
+    )

@@ -204,10 +204,11 @@ def operator(index: int, names: list[str], urls: list[str], window: Window, tall
             return
         csrf = {"csrfmiddlewaretoken": session.cookies.get("csrftoken", "")}
         step1 = call("POST /delete/", "POST", "/delete/", 200, data={"app": app, "name": name, **csrf})
-        if step1 is None or "confirm_name" not in step1.text:
+        ticket = step1 is not None and re.search(r'name="ticket" value="([^"]+)"', step1.text)
+        if not ticket:
             continue
         done = call("POST /delete/confirm/", "POST", "/delete/confirm/", 302,
-                    data={"app": app, "name": name, "confirm_name": name, **csrf})  # fmt: skip
+                    data={"app": app, "name": name, "confirm_name": name, "ticket": ticket.group(1), **csrf})  # fmt: skip
         if done is not None:
             with tally.lock:
                 tally.confirmed += 1

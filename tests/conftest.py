@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group, Permission
+from django.urls import reverse
 
 from audienceadmin import audit, batch, roles, services
 from audienceadmin.batch.simulator import BatchSimulator
@@ -150,3 +151,18 @@ def batch_app(db, keyadmin, app_keys, simulator):
         rest_api_key=app_keys.rest_api_key,
         ip="127.0.0.1",
     )
+
+
+def confirmation_form(client, app, name: str, **extra) -> dict:
+    """Step 1, as a person does it (the confirmation page shows Batch's preview): what its form would
+    send back, the page's one-time ticket included."""
+    page = client.post(reverse("audience_delete"), {"app": app.pk, "name": name}, **extra)
+    return {"app": app.pk, "name": name, "confirm_name": name, "ticket": page.context["ticket"]}
+
+
+def delete_through_pages(client, app, name: str, *, typed: str | None = None, follow: bool = False, **extra):
+    """The confirmation page, then its form sent with the name typed again (``typed``: a typo)."""
+    form = confirmation_form(client, app, name, **extra)
+    if typed is not None:
+        form["confirm_name"] = typed
+    return client.post(reverse("audience_delete_confirm"), form, follow=follow, **extra)

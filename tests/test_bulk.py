@@ -257,10 +257,9 @@ def test_the_confirmation_shows_the_preview_and_the_audit_keeps_it(web, batch_ap
     updated = page.context["preview"].updated  # e.g. 2026-11-28T10:13:05: Batch gives no zone, shown as sent
     assert f'title="As Batch sent it ({updated});' in html and f">{updated[:16].replace('T', ' ')}</time>" in html
     assert 'Last updated <span class="muted small">(Batch time)</span>' in html
-    token = page.context["preview_token"]
     web.post(
         reverse("audience_delete_confirm"),
-        {"app": batch_app.pk, "name": "big-one", "confirm_name": "big-one", "preview": token},
+        {"app": batch_app.pk, "name": "big-one", "confirm_name": "big-one", "ticket": page.context["ticket"]},
     )
     requested = AuditEvent.objects.get(kind="delete_requested", audience="big-one")
     assert requested.details["preview"]["nb_ids"] == 4242 and requested.details["preview"]["exists"] is True
@@ -277,12 +276,15 @@ def test_a_failed_preview_warns_and_still_allows_the_delete(web, batch_app, simu
     assert "Could not check the audience first" in html and "Delete this audience" in html
 
 
-def test_a_tampered_preview_is_not_trusted(web, batch_app, fast_client):
-    web.post(
+def test_a_tampered_confirmation_deletes_nothing(web, batch_app, fast_client, simulator):
+    response = web.post(
         reverse("audience_delete_confirm"),
-        {"app": batch_app.pk, "name": "beta", "confirm_name": "beta", "preview": "forged"},
+        {"app": batch_app.pk, "name": "beta", "confirm_name": "beta", "ticket": "forged"},
+        follow=True,
     )
-    assert AuditEvent.objects.get(kind="delete_requested").details == {"preview": {"missing": True}}
+    assert "nothing was deleted" in response.content.decode()
+    assert not AuditEvent.objects.filter(kind="delete_requested").exists()
+    assert [r for r in simulator.requests if r.method == "DELETE"] == []
 
 
 @pytest.mark.django_db(transaction=True)

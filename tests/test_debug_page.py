@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from audienceadmin import services
 from tests.batch.test_redaction import shows
+from tests.conftest import confirmation_form
 
 pytestmark = pytest.mark.django_db
 
@@ -38,10 +39,9 @@ def crash_in(monkeypatch, where: str) -> None:
 @pytest.mark.parametrize("where", ["connection", "session"])
 def test_the_debug_page_of_a_crash_in_the_delete_shows_no_key(debug_client, batch_app, batch_url, app_keys, monkeypatch,
                                                               where):  # fmt: skip
+    form = confirmation_form(debug_client, batch_app, "beta")  # the page, before the crash is set up
     crash_in(monkeypatch, where)
-    response = debug_client.post(
-        reverse("audience_delete_confirm"), {"app": batch_app.pk, "name": "beta", "confirm_name": "beta"}
-    )
+    response = debug_client.post(reverse("audience_delete_confirm"), form)
     page = response.content.decode()
     assert response.status_code == 500
     assert "forced failure inside the HTTP stack" in page and "Local vars" in page  # the debug page, with frames

@@ -27,6 +27,7 @@ from hypothesis import strategies as st
 from audienceadmin import roles, services, wording
 from audienceadmin.models import AuditEvent
 from audienceadmin.services import deletion
+from tests.conftest import confirmation_form, delete_through_pages
 
 pytestmark = pytest.mark.django_db
 Kind, Outcome = AuditEvent.Kind, AuditEvent.Outcome
@@ -155,11 +156,7 @@ MATRIX = {
 def run_web(operator, app) -> str:
     client = Client()
     client.force_login(operator)
-    response = client.post(
-        reverse("audience_delete_confirm"),
-        {"app": app.pk, "name": AUDIENCE, "confirm_name": AUDIENCE},
-        follow=True,
-    )
+    response = delete_through_pages(client, app, AUDIENCE, follow=True)
     assert response.status_code == 200
     return " ".join(str(m) for m in response.context["messages"])
 
@@ -178,8 +175,8 @@ def run_cli(operator, app) -> str:
 @pytest.mark.parametrize("case", MATRIX)
 def test_fault_matrix(case, channel, operator, batch_app, fast_client, fake_time, simulator, app_keys):
     faults, outcome, status, error_name, tries, waits, words = MATRIX[case]
-    for fault in faults:
-        simulator.add_fault(audience=AUDIENCE, **fault)
+    for fault in faults:  # on the DELETE: the web's preview (a GET) must not use them up
+        simulator.add_fault(audience=AUDIENCE, method="DELETE", **fault)
 
     shown = (run_web if channel == "web" else run_cli)(operator, batch_app)
 
@@ -228,16 +225,68 @@ def test_an_unreachable_batch_fails_without_sending(operator, batch_app, fake_ti
     assert (completed.outcome, completed.tries, completed.http_status) == (Outcome.FAILED, 4, None)
 
 
-def test_a_double_submitted_form_audits_both_and_the_second_sees_404(operator, batch_app, fast_client, simulator):
-    first = run_web(operator, batch_app)
-    second = run_web(operator, batch_app)
-    assert "was deleted" in first
-    assert "has no audience" in second
-    outcomes = list(
-        AuditEvent.objects.filter(kind=Kind.DELETE_COMPLETED).order_by("id").values_list("outcome", "http_status")
+def test_a_double_submitted_or_replayed_form_sends_one_delete(operator, batch_app, fast_client, simulator):
+    client = Client()
+    client.force_login(operator)
+    form = confirmation_form(client, batch_app, AUDIENCE)
+    first = client.post(reverse("audience_delete_confirm"), form, follow=True)
+    again = client.post(reverse("audience_delete_confirm"), form, follow=True)  # a double click, a replay
+    assert "was deleted" in first.content.decode()
+    page = again.content.decode()
+    assert "already submitted (outcome: Deleted): nothing more was sent" in page
+    assert AUDIENCE in page  # the first attempt's own page
+    assert [r.method for r in simulator.requests].count("DELETE") == 1
+    assert AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_simultaneous_submits_of_one_confirmation_send_one_delete(operator, batch_app, batch_url, simulator):
+    """The unique (attempt, kind) constraint decides, not a check-then-act: on both databases."""
+    simulator.add_fault(action="delay", latency=0.3, audience=AUDIENCE, method="DELETE")
+    client = Client()
+    client.force_login(operator)
+    form = confirmation_form(client, batch_app, AUDIENCE)
+    answers: list[int] = []
+
+    def submit() -> None:
+        try:
+            answers.append(client.post(reverse("audience_delete_confirm"), form).status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert answers == [302, 302]
+    assert [r.method for r in simulator.requests].count("DELETE") == 1
+    assert AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).count() == 1
+    assert AuditEvent.objects.filter(kind=Kind.DELETE_COMPLETED).count() == 1
+
+
+def test_a_confirmation_is_bound_to_its_audience_user_and_time(operator, django_user_model, role_groups, batch_app,
+                                                               fast_client, simulator, settings):  # fmt: skip
+    """A small audience's confirmation cannot be used to delete a big one, nor by someone else, nor late."""
+    from tests.conftest import make_user
+
+    simulator.add_audience(services.app_credentials(batch_app).api_key.reveal(), "newsletter_optin")
+    client = Client()
+    client.force_login(operator)
+    small = confirmation_form(client, batch_app, AUDIENCE)
+    swapped = {**small, "name": "newsletter_optin", "confirm_name": "newsletter_optin"}
+    assert (
+        "nothing was deleted" in client.post(reverse("audience_delete_confirm"), swapped, follow=True).content.decode()
     )
-    assert outcomes == [(Outcome.DELETED, 200), (Outcome.REJECTED, 404)]
-    assert AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).count() == 2
+    other = Client()
+    other.force_login(make_user(django_user_model, "olga", role_groups[roles.OPERATORS]))
+    assert "nothing was deleted" in other.post(reverse("audience_delete_confirm"), small, follow=True).content.decode()
+    settings.CONFIRMATION_MAX_AGE = -1  # every ticket is too old
+    late = client.post(reverse("audience_delete_confirm"), small)
+    assert late.status_code == 400 and "open for too long" in late.content.decode()
+    assert "Type the audience name to confirm" in late.content.decode()  # a fresh confirmation, nothing lost
+    assert not AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).exists()
+    assert [r.method for r in simulator.requests].count("DELETE") == 0
 
 
 @pytest.mark.django_db(transaction=True)
@@ -275,16 +324,14 @@ def test_database_down_before_the_request_means_nothing_is_sent(operator, batch_
     client = Client()
     client.force_login(operator)
     with connection.execute_wrapper(refuse_audit_inserts):
-        response = client.post(
-            reverse("audience_delete_confirm"), {"app": batch_app.pk, "name": AUDIENCE, "confirm_name": AUDIENCE}
-        )
+        response = delete_through_pages(client, batch_app, AUDIENCE)
         with pytest.raises(CommandError, match="nothing was sent") as excinfo:
             call_command("delete_audience", "--app", batch_app.name, AUDIENCE)
     assert response.status_code == 503
     assert "Nothing was deleted" in response.content.decode()
     assert "no request was sent to Batch" in response.content.decode()
     assert excinfo.value.returncode == 1
-    assert simulator.requests == []
+    assert [r.method for r in simulator.requests] == ["GET"]  # the preview; nothing deleted
     assert not AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).exists()
 
 

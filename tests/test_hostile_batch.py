@@ -14,6 +14,7 @@ from django.urls import reverse
 from audienceadmin import bulk_runner, services, wording
 from audienceadmin.models import AuditEvent, BulkItem
 from tests.batch.test_redaction import shows
+from tests.conftest import delete_through_pages
 
 pytestmark = pytest.mark.django_db
 Kind, Outcome = AuditEvent.Kind, AuditEvent.Outcome
@@ -30,9 +31,7 @@ def real_time_batch(settings, batch_url):
 def confirm(user, app, name: str) -> tuple[int, str]:
     client = Client()
     client.force_login(user)
-    response = client.post(
-        reverse("audience_delete_confirm"), {"app": app.pk, "name": name, "confirm_name": name}, follow=True
-    )
+    response = delete_through_pages(client, app, name, follow=True)
     return response.status_code, response.content.decode()
 
 

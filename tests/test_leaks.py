@@ -22,7 +22,7 @@ from audienceadmin import batch, services
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import BatchApp
 from tests.batch.test_redaction import independent_skeleton
-from tests.conftest import PASSWORD, make_user
+from tests.conftest import PASSWORD, delete_through_pages, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -135,12 +135,10 @@ def test_no_key_leaks_anywhere(
                 simulator.add_fault(audience="keep-me", **fault)
             if fault and fault["action"] == "timeout":
                 settings.BATCH_API_TIMEOUT = 0.2
-            response = web.post(
-                reverse("audience_delete_confirm"),
-                {"app": app.pk, "name": "keep-me", "confirm_name": "keep-me"},
-                follow=True,
-            )
-            hay.add_response(f"delete {app} {fault}", response)
+            page = web.post(reverse("audience_delete"), {"app": app.pk, "name": "keep-me"})
+            hay.add_response(f"confirmation {app} {fault}", page)  # the preview, through the same fault
+            form = {"app": app.pk, "name": "keep-me", "confirm_name": "keep-me", "ticket": page.context["ticket"]}
+            hay.add_response(f"delete {app} {fault}", web.post(reverse("audience_delete_confirm"), form, follow=True))
             for api_key, _ in leaky_keys.values():
                 simulator.add_audience(api_key, "keep-me")
         hay.add_response(f"test connection {app}", web.post(reverse("app_test_connection", args=[app.pk]), follow=True))
@@ -184,14 +182,7 @@ def test_no_key_leaks_anywhere(
         services.app_credentials(apps[0])
     except DecryptionError as exc:
         hay.add("decryption error", f"{exc!s} {exc!r}")
-    hay.add_response(
-        "delete with lost key",
-        web.post(
-            reverse("audience_delete_confirm"),
-            {"app": apps[0].pk, "name": "keep-me", "confirm_name": "keep-me"},
-            follow=True,
-        ),
-    )
+    hay.add_response("delete with lost key", delete_through_pages(web, apps[0], "keep-me", follow=True))
     from audienceadmin import checks
 
     hay.add("system check", repr(checks.check_stored_secrets_decrypt(None)))

@@ -16,6 +16,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audienceadmin import logs
+from tests.conftest import delete_through_pages
 
 pytestmark = pytest.mark.django_db
 ROOT = Path(django_settings.BASE_DIR)
@@ -120,22 +121,19 @@ def test_successful_health_probes_are_logged_at_debug_only(json_lines, monkeypat
 
 
 def test_a_delete_logs_its_outcome_with_the_request_id_and_no_key(
-    json_lines, operator, batch_app, app_keys, fast_client
+    json_lines, operator, batch_app, app_keys, fast_client, simulator
 ):
     client = Client()
     client.force_login(operator)
-    for name in ("spring-sale", "no-such-audience"):
-        response = client.post(
-            reverse("audience_delete_confirm"),
-            {"app": batch_app.pk, "name": name, "confirm_name": name},
-            headers={"X-Request-ID": f"delete-{name}"},
-        )
+    simulator.add_fault(action="error", error="ROUTE_NOT_FOUND", audience="beta", method="DELETE")  # gone meanwhile
+    for name in ("spring-sale", "beta"):
+        response = delete_through_pages(client, batch_app, name, headers={"X-Request-ID": f"delete-{name}"})
         assert response.status_code == 302
     lines = json_lines()
     deletions = [line for line in lines if line.get("outcome")]
     assert [(d["request_id"], d["app"], d["audience"], d["outcome"], d["user"]) for d in deletions] == [
         ("delete-spring-sale", "Shop iOS", "spring-sale", "deleted", "otto"),
-        ("delete-no-such-audience", "Shop iOS", "no-such-audience", "rejected", "otto"),
+        ("delete-beta", "Shop iOS", "beta", "rejected", "otto"),
     ]
     assert all(d["level"] == "INFO" and d["logger"] == "audienceadmin.services" for d in deletions)
     assert all(len(d["attempt"]) == 36 for d in deletions)

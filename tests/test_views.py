@@ -5,7 +5,7 @@ from django.test import Client
 from django.urls import reverse
 
 from audienceadmin.models import AuditEvent, BatchApp
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, delete_through_pages
 
 pytestmark = pytest.mark.django_db
 
@@ -110,7 +110,7 @@ def test_posting_an_invalid_name_straight_to_confirm_deletes_nothing(operator, b
 
 
 def test_a_confirmed_delete_calls_batch_once_and_says_so(operator, batch_app, fast_client, simulator, app_keys):
-    response = confirm_delete(logged_in(operator), batch_app, "beta")
+    response = delete_through_pages(logged_in(operator), batch_app, "beta")
     assert response.status_code == 302 and response.url == reverse("history")
 
     page = logged_in(operator).get(response.url)  # messages live in the session
@@ -123,13 +123,8 @@ def test_a_confirmed_delete_calls_batch_once_and_says_so(operator, batch_app, fa
 
 
 def test_the_operator_is_told_what_a_failure_means(operator, batch_app, fast_client, simulator, app_keys):
-    simulator.add_fault(action="error", error="AUTHENTICATION_INVALID")
-    client = logged_in(operator)
-    response = client.post(
-        reverse("audience_delete_confirm"),
-        {"app": batch_app.pk, "name": "beta", "confirm_name": "beta"},
-        follow=True,
-    )
+    simulator.add_fault(action="error", error="AUTHENTICATION_INVALID", method="DELETE")
+    response = delete_through_pages(logged_in(operator), batch_app, "beta", follow=True)
     html = response.content.decode()
     assert "Batch rejected the keys of app “Shop iOS”" in html
     assert "A key administrator should check" in html

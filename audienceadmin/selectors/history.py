@@ -3,6 +3,7 @@ detail, the last verification."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -248,6 +249,11 @@ def audit_event_with_attempt(pk: int) -> tuple[AuditEvent, list[AuditEvent]]:
     if event.attempt is None:
         return event, [event]
     return event, list(AuditEvent.objects.filter(attempt=event.attempt).order_by("id"))
+
+
+def attempt_events(attempt: uuid.UUID) -> dict[str, AuditEvent]:
+    """The events of one attempt by kind (*requested*, and *completed* once there is one)."""
+    return {e.kind: e for e in AuditEvent.objects.filter(attempt=attempt)}
 
 
 def recent_attempts(limit: int = 5) -> list[AttemptRow]:

@@ -22,6 +22,7 @@ from audienceadmin.services.audiences import PAGE_SIZE as AUDIENCE_PAGE_SIZE
 from audienceadmin.services.audiences import AudienceList, Preview, audience_list, audience_preview
 from audienceadmin.services.bulk import STALE_AFTER, bulk_job_cancel, bulk_job_create, bulk_jobs_resume
 from audienceadmin.services.deletion import (
+    AttemptAlreadyMade,
     BatchAnswer,
     DeletionResult,
     attempt_close_interrupted,
@@ -40,6 +41,7 @@ __all__ = [
     "AUDIENCE_PAGE_SIZE",
     "STALE_AFTER",
     "AudienceList",
+    "AttemptAlreadyMade",
     "BatchAnswer",
     "ConnectionTest",
     "DeletionResult",

@@ -34,6 +34,14 @@ BatchClient = batch.MepClient
 Credentials = batch.Credentials
 
 
+class AttemptAlreadyMade(Exception):
+    """The attempt id was used already (a double submit, a replayed form): nothing was sent this time."""
+
+    def __init__(self, attempt: uuid.UUID) -> None:
+        super().__init__(f"attempt {attempt} was already made")
+        self.attempt = attempt
+
+
 @dataclass(frozen=True, kw_only=True)
 class BatchAnswer:
     """What one delete call to Batch came to, before it is recorded."""
@@ -76,6 +84,7 @@ def audience_delete(
     actor_label: str = "",
     client: BatchClient | None = None,
     details: dict[str, Any] | None = None,
+    attempt: uuid.UUID | None = None,
 ) -> DeletionResult:
     """Delete audience ``name`` of ``app`` in Batch, auditing the attempt before and after.
 
@@ -83,6 +92,8 @@ def audience_delete(
     sent. A Batch-side failure is an outcome, not an exception: the *completed* event and the
     returned result say what Batch answered, and only a 2xx answer counts as ``deleted``.
     ``details`` (the impact preview, a bulk job id) goes into the *requested* event.
+    ``attempt``: the id the confirmation page issued; a second call with it raises
+    ``AttemptAlreadyMade`` and sends nothing.
     """
     if not names.is_valid(name):
         raise ValidationError(wording.INVALID_NAME, code="invalid_name")
@@ -101,7 +112,15 @@ def audience_delete(
         raise PermissionDenied(wording.MAY_NOT_DELETE)
 
     return audience_delete_prechecked(
-        actor=actor, app=app, name=name, ip=ip, source=source, actor_label=actor_label, client=client, details=details
+        actor=actor,
+        app=app,
+        name=name,
+        ip=ip,
+        source=source,
+        actor_label=actor_label,
+        client=client,
+        details=details,
+        attempt=attempt,
     )
 
 
@@ -117,6 +136,7 @@ def audience_delete_prechecked(
     details: dict[str, Any] | None = None,
     credentials: Credentials | None = None,
     bulk_item: int | None = None,
+    attempt: uuid.UUID | None = None,
 ) -> DeletionResult:
     """``audience_delete`` for a caller that has already made its checks: a bulk job checks the
     name, the app and the permission once (and again at every heartbeat) and decrypts the keys
@@ -137,7 +157,8 @@ def audience_delete_prechecked(
             credentials = app_credentials(app)
         except DecryptionError:
             credentials = None  # recorded as failed: nothing can be sent
-    attempt = uuid.uuid4()
+    given = attempt is not None
+    attempt = attempt or uuid.uuid4()
     common = {
         "attempt": attempt,
         "source": source,
@@ -147,10 +168,15 @@ def audience_delete_prechecked(
         "audience": name,
         **actor_fields(actor, actor_label or source),
     }
-    with transaction.atomic(durable=True):  # committed here, or nothing is sent
-        AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, details=details or {}, **common)
-        if bulk_item is not None:
-            BulkItem.objects.filter(pk=bulk_item).update(state=BulkItem.State.RUNNING, attempt=attempt)
+    try:
+        with transaction.atomic(durable=True):  # committed here, or nothing is sent
+            AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, details=details or {}, **common)
+            if bulk_item is not None:
+                BulkItem.objects.filter(pk=bulk_item).update(state=BulkItem.State.RUNNING, attempt=attempt)
+    except IntegrityError:
+        if given:  # the unique (attempt, kind) constraint: this attempt was made already
+            raise AttemptAlreadyMade(attempt) from None
+        raise
 
     started = time.monotonic()
     answer = _call_batch(name, client or batch.get_client(), credentials)

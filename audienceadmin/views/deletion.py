@@ -4,15 +4,15 @@ preview, then the service deletes and audits; the operator lands on the history 
 from __future__ import annotations
 
 import logging
+import uuid
 
 from django.contrib import messages
-from django.core import signing
 from django.db import DatabaseError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from audienceadmin import roles, selectors, services
+from audienceadmin import confirmation, roles, selectors, services, wording
 from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import ConfirmDeleteForm, DeleteAudienceForm
 from audienceadmin.models import AuditEvent, BatchApp
@@ -26,7 +26,6 @@ OUTCOME_LEVEL: dict[str, int] = {
     AuditEvent.Outcome.UNKNOWN: messages.WARNING,
     AuditEvent.Outcome.NOT_SENT: messages.WARNING,
 }
-PREVIEW_SALT = "audienceadmin.preview"
 
 
 @require_http_methods(["GET", "POST"])
@@ -49,39 +48,57 @@ def _confirmation(
     form: ConfirmDeleteForm | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    """The confirmation page, with Batch's impact preview (also sealed into the form for the audit)."""
+    """The confirmation page, with Batch's impact preview and the ticket its form must send back."""
     preview = services.audience_preview(app=app, name=name)
-    token = signing.dumps(preview.as_details(), salt=PREVIEW_SALT)
+    ticket = confirmation.ticket_issue(user_id=request.user.pk, app_id=app.pk, audience=name,
+                                       preview=preview.as_details())  # fmt: skip
     if form is None:
         form = ConfirmDeleteForm(initial={"app": app, "name": name}, apps=selectors.apps_for_delete(user=request.user))
-    context = {"form": form, "app": app, "name": name, "preview": preview, "preview_token": token}
+    context = {"form": form, "app": app, "name": name, "preview": preview, "ticket": ticket}
     return render(request, "audienceadmin/delete_confirm.html", context, status=status)
 
 
 @require_POST
 @permission_required(roles.DELETE_AUDIENCE)
 def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Step 3: the name was typed again; call Batch, say what happened, redirect."""
+    """Step 3: the name was typed again, with the page's ticket; call Batch, say what happened, redirect."""
     form = ConfirmDeleteForm(request.POST, apps=selectors.apps_for_delete(user=request.user))
     if not form.is_valid():
         if "app" in form.errors or "name" in form.errors:
-            messages.error(request, "That deletion request was not valid; nothing was deleted.")
+            messages.error(request, wording.CONFIRMATION_INVALID)
             return redirect("audience_delete")
         return _confirmation(request, form.cleaned_data["app"], form.cleaned_data["name"], form=form, status=400)
+    app, name = form.cleaned_data["app"], form.cleaned_data["name"]
     try:
-        preview = signing.loads(form.cleaned_data["preview"], salt=PREVIEW_SALT, max_age=3600)
-    except signing.BadSignature:
-        preview = {"missing": True}  # expired or altered: the audit says there was none
+        ticket = confirmation.ticket_read(form.cleaned_data["ticket"], user_id=request.user.pk, app_id=app.pk,
+                                          audience=name)  # fmt: skip
+    except confirmation.TicketExpired:
+        messages.warning(request, wording.CONFIRMATION_EXPIRED)
+        return _confirmation(request, app, name, status=400)
+    except confirmation.TicketInvalid:
+        messages.error(request, wording.CONFIRMATION_INVALID)
+        return redirect("audience_delete")
     try:
         result = services.audience_delete(
             actor=request.user,
-            app=form.cleaned_data["app"],
-            name=form.cleaned_data["name"],
+            app=app,
+            name=name,
             ip=client_ip(request),
-            details={"preview": preview},
+            details={"preview": ticket.preview},
+            attempt=ticket.attempt,
         )
+    except services.AttemptAlreadyMade as exc:
+        return _already_made(request, exc.attempt)
     except DatabaseError:
         logger.exception("Could not record a deletion request; nothing was sent to Batch")
         return render(request, "audienceadmin/audit_unavailable.html", form.cleaned_data, status=503)
     messages.add_message(request, OUTCOME_LEVEL[result.outcome], result.message)
     return redirect("history")
+
+
+def _already_made(request: AuthenticatedHttpRequest, attempt: uuid.UUID) -> HttpResponse:
+    """The same ticket again: nothing is sent; the operator is shown the first submission's attempt."""
+    events = selectors.attempt_events(attempt)
+    completed = events.get(AuditEvent.Kind.DELETE_COMPLETED)
+    messages.info(request, wording.attempt_already_made(completed.get_outcome_display() if completed else ""))
+    return redirect("history_event", events[AuditEvent.Kind.DELETE_REQUESTED].pk)
