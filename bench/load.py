@@ -207,8 +207,8 @@ def operator(index: int, names: list[str], urls: list[str], window: Window, tall
         ticket = step1 is not None and re.search(r'name="ticket" value="([^"]+)"', step1.text)
         if not ticket:
             continue
-        done = call("POST /delete/confirm/", "POST", "/delete/confirm/", 302,
-                    data={"app": app, "name": name, "confirm_name": name, "ticket": ticket.group(1), **csrf})  # fmt: skip
+        confirm = {"app": app, "name": name, "confirm_name": name, "ticket": ticket.group(1), **csrf}
+        done = call("POST /delete/confirm/", "POST", "/delete/confirm/", 302, data=confirm)
         if done is not None:
             with tally.lock:
                 tally.confirmed += 1
