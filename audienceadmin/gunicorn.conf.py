@@ -112,3 +112,21 @@ def on_starting(server) -> None:
             graceful_timeout,
             _slowest_delete(),
         )
+
+
+def post_worker_init(worker) -> None:
+    """On SIGTERM (a stop or a restart), this worker starts no new call to Batch: the requests it has
+    accepted and not yet begun answer 503 with nothing sent, while calls in flight finish and are
+    recorded within GUNICORN_GRACEFUL_TIMEOUT."""
+    import signal
+
+    from audienceadmin.batch import refuse_new_calls
+
+    graceful_exit = signal.getsignal(signal.SIGTERM)
+
+    def on_sigterm(signum, frame) -> None:
+        refuse_new_calls()
+        if callable(graceful_exit):
+            graceful_exit(signum, frame)
+
+    signal.signal(signal.SIGTERM, on_sigterm)

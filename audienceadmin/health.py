@@ -1,10 +1,10 @@
 """Health checks for load balancers and orchestrators: no login, no secrets, no version, plain text.
 
 ``/healthz``: the process answers (liveness); touches nothing else.
-``/readyz``: the database answers and every migration this code knows is applied (readiness). An
-instance running newer code than the database's schema stays out of rotation until
+``/readyz``: the database answers and takes a write, and every migration this code knows is applied
+(readiness). An instance running newer code than the database's schema stays out of rotation until
 ``manage.py migrate`` has run. Once the migrations are seen applied, that answer is kept for the
-life of the process (a migration cannot un-apply itself), so a probe costs one ``SELECT 1``.
+life of the process (a migration cannot un-apply itself), so a probe costs one small ``UPDATE``.
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ from __future__ import annotations
 import logging
 
 from django.contrib.auth.decorators import login_not_required
-from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connections, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+
+from audienceadmin.dbclock import DbNow
+from audienceadmin.models import ReadinessProbe
 
 logger = logging.getLogger(__name__)
 _migrations_applied = False
@@ -26,13 +30,16 @@ def _text(body: str, status: int = 200) -> HttpResponse:
     return HttpResponse(body, status=status, content_type="text/plain; charset=utf-8")
 
 
-def database_reachable(alias: str = DEFAULT_DB_ALIAS) -> bool:
+def database_writable(alias: str = DEFAULT_DB_ALIAS) -> bool:
+    """The database answers and takes a write (one small row, rewritten): a full disk or a read-only
+    database makes every delete fail, so the instance is not ready."""
     try:
-        with connections[alias].cursor() as cursor:
-            cursor.execute("SELECT 1")
-            cursor.fetchone()
+        with transaction.atomic(using=alias):
+            probe = ReadinessProbe.objects.using(alias)
+            if not probe.filter(pk=1).update(probed_at=DbNow()):
+                probe.get_or_create(pk=1, defaults={"probed_at": timezone.now()})
     except DatabaseError as exc:
-        logger.warning("readiness: database unavailable (%s)", type(exc).__name__)
+        logger.warning("readiness: the database takes no write (%s)", type(exc).__name__)
         return False
     return True
 
@@ -59,8 +66,6 @@ def healthz(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_safe
 def readyz(request: HttpRequest) -> HttpResponse:
-    if not database_reachable():
-        return _text("database unavailable", 503)
     try:
         pending = migrations_pending()
     except DatabaseError as exc:
@@ -68,4 +73,6 @@ def readyz(request: HttpRequest) -> HttpResponse:
         return _text("database unavailable", 503)
     if pending:
         return _text("migrations pending", 503)
+    if not database_writable():
+        return _text("database takes no writes", 503)
     return _text("ready")

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models, router, transaction
 from django.utils import timezone
 
-from audienceadmin import audit, roles
+from audienceadmin import audit, dbclock, roles
 from audienceadmin.fields import EncryptedTextField
 
 
@@ -157,7 +157,7 @@ class AuditEvent(models.Model):
             last_id, self.prev_mac, last_at = last or (0, audit.GENESIS, None)
             # Ids and times grow with the chain, so a date range is an id range.
             self.id = last_id + 1
-            now = timezone.now()
+            now = dbclock.db_now(using)  # the database's clock: no skewed instance stamps the future
             self.at = max(now, last_at) if last_at else now
             self.key_id, key = audit.signing_key()
             self.mac = audit.seal(
@@ -188,7 +188,7 @@ class AuditVerification(models.Model):
 
 
 class BulkJob(models.Model):
-    """Deleting many audiences of one app in the background (a task run by `manage.py db_worker`)."""
+    """Deleting many audiences of one app in the background (a task run by `manage.py worker`)."""
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"
@@ -205,9 +205,12 @@ class BulkJob(models.Model):
     cancelled_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
-    # The worker running the job beats this; a stale heartbeat means the worker died.
+    # The run holding the job: its token (fencing every write of an item) and its lease, renewed by
+    # the database's clock while it runs. Once the lease has passed, another run may take the job.
     runner = models.CharField(max_length=40, blank=True)
-    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    runs = models.PositiveIntegerField(default=0)  # how many runs took the job (1 unless taken over)
+    resume_queued_at = models.DateTimeField(null=True, blank=True)  # a new run was queued (by the database's clock)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -239,11 +242,27 @@ class BulkItem(models.Model):
     message = models.TextField(blank=True)
     attempt = models.UUIDField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The id of the audit event that last changed the item: ids grow in commit order (the chain's
+    # lock), so the job page asks for the items changed since the last one it saw.
+    seq = models.PositiveBigIntegerField(default=0)
 
     class Meta:
         ordering = ["job", "position"]
         constraints = [models.UniqueConstraint(fields=["job", "audience"], name="bulk_item_unique_audience")]
-        indexes = [models.Index(fields=["job", "state", "position"], name="bulk_item_job_state")]
+        indexes = [
+            models.Index(fields=["job", "state", "position"], name="bulk_item_job_state"),
+            models.Index(fields=["job", "seq"], name="bulk_item_job_seq"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.audience} ({self.get_state_display()})"
+
+
+class ReadinessProbe(models.Model):
+    """One row that ``/readyz`` rewrites: an instance whose database takes no write (a full disk, a
+    read-only replica after a failover) is not ready, even if reads still work."""
+
+    probed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"readiness probe at {self.probed_at:%Y-%m-%d %H:%M:%S}"

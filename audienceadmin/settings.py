@@ -52,7 +52,7 @@ INSTALLED_APPS = [
 ]
 
 # Background work (bulk deletion): Django's tasks framework, queued in the database.
-# Run workers with `manage.py db_worker` (`make run` starts one with the web server).
+# Run workers with `manage.py worker` (`make run` starts one with the web server).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
 MIDDLEWARE = [
@@ -198,10 +198,15 @@ BATCH_API_DEADLINE = env.float("BATCH_API_DEADLINE", default=30.0)
 BATCH_API_MAX_TRIES = env.int("BATCH_API_MAX_TRIES", default=4)
 # Bulk deletion: Batch calls in flight at once per job (keep it modest: Batch rate-limits).
 BULK_CONCURRENCY = env.int("BULK_CONCURRENCY", default=4)
+# Seconds a bulk job's run holds its job without renewing (at least the client's hard bound plus 20 s):
+# after a worker dies, another takes its jobs over once this has passed.
+BULK_LEASE_SECONDS = env.float("BULK_LEASE_SECONDS", default=60.0)
 # Most audiences in one bulk job.
 BULK_MAX_ITEMS = env.int("BULK_MAX_ITEMS", default=5000)
 # Seconds a confirmation page stays valid: after that, its preview is looked at again before deleting.
 CONFIRMATION_MAX_AGE = env.int("DELETE_CONFIRMATION_MAX_AGE", default=600)
+# Seconds a process keeps retrying to record an attempt's outcome while the database is unavailable.
+LATE_RECORD_WINDOW = env.float("LATE_RECORD_WINDOW", default=600.0)
 # Seconds past an attempt's deadline before the sweep closes it as "unknown (interrupted)".
 AUDIT_SWEEP_GRACE = env.float("AUDIT_SWEEP_GRACE", default=60.0)
 

@@ -1,4 +1,4 @@
-"""Background tasks (Django's tasks framework; queued in the database, run by ``manage.py db_worker``).
+"""Background tasks (Django's tasks framework; queued in the database, run by ``manage.py worker``).
 
 A queued task row names its function by import path (``audienceadmin.tasks.bulk_job_task``): keep
 the functions here, under these names.

@@ -40,7 +40,7 @@ REASONS = {
     "cancelled": "not sent: the bulk job was cancelled",
     "shutting_down": "not sent: the server was shutting down",
     "pause_too_long": "not sent: Batch asked to wait longer than the deadline allows",
-    "lease_lost": "not sent: another worker took the bulk job over",
+    "lease_lost": "not sent: the bulk job's run could no longer be sure it held the job (another worker carries on)",
 }
 
 
@@ -199,6 +199,7 @@ def app_archived(app_name: str) -> str:
 # Interrupted attempts and bulk jobs.
 
 INTERRUPTED = "interrupted: no answer recorded"
+NOT_SENT_DATABASE = "not sent: the database failed while the request was being recorded, so nothing reached Batch"
 NO_ANSWER_YET = "No answer recorded yet"  # an attempt without its *completed* event, in the history
 CHECK_UNKNOWN = "Batch may or may not have deleted it: check it in Batch before trying again."
 NOT_RECORDED = "Not attempted: the database could not record the request, so it was not sent to Batch."

@@ -49,6 +49,15 @@ def _flush_despite_the_audit_triggers():
 _flush_despite_the_audit_triggers()
 
 
+@pytest.fixture(autouse=True)
+def _no_late_records_across_tests():
+    """A record waiting for the database belongs to the test that made the database fail."""
+    yield
+    from audienceadmin.services import late_records
+
+    late_records.forget_all()
+
+
 @pytest.fixture
 def simulator():
     with BatchSimulator() as sim:

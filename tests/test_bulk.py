@@ -211,10 +211,13 @@ def test_a_crashed_run_is_resumed_and_in_flight_items_become_unknown(operator, b
         details={"job": job.pk},
     )
     BulkItem.objects.filter(pk=second.pk).update(state=BulkItem.State.RUNNING, attempt=in_flight)
-    BulkJob.objects.filter(pk=job.pk).update(state=BulkJob.State.RUNNING, heartbeat_at=timezone.now())
-    assert bulk_runner.bulk_job_run(job.pk).startswith("not claimed")  # its worker might still be alive
+    BulkJob.objects.filter(pk=job.pk).update(
+        state=BulkJob.State.RUNNING, runner="dead-run", lease_until=timezone.now() + timedelta(seconds=60)
+    )
+    assert bulk_runner.bulk_job_run(job.pk).startswith("not claimed")  # its lease holds: it may be alive
+    assert services.bulk_jobs_resume() == 0
 
-    BulkJob.objects.filter(pk=job.pk).update(heartbeat_at=timezone.now() - timedelta(minutes=5))
+    BulkJob.objects.filter(pk=job.pk).update(lease_until=timezone.now() - timedelta(seconds=1))
     assert services.bulk_jobs_resume() == 1
     bulk_runner.bulk_job_run(job.pk)
     second.refresh_from_db()
@@ -392,19 +395,20 @@ def test_an_unknown_outcome_tells_the_operator_to_check(operator, batch_app, man
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_heartbeat_goes_on_while_every_slot_waits_for_batch(
+def test_the_lease_is_renewed_while_every_slot_waits_for_batch(
     operator, batch_app, many, batch_url, simulator, settings
 ):
-    """Otherwise a slow Batch would make a live job look dead, and another worker would take it over."""
+    """Otherwise a slow Batch would let the lease pass, and another worker would take a live job over."""
     settings.BULK_CONCURRENCY = 1
     simulator.latency = 2.5
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(bulk_runner.BulkJobRun, "heartbeat_every", 0.5)
+        m.setattr(bulk_runner.BulkJobRun, "renew_every", 0.5)
         job = services.bulk_job_create(actor=operator, app=batch_app, names=many[:2])
         bulk_runner.bulk_job_run(job.pk)
     job.refresh_from_db()
     assert selectors.bulk_job_progress(job).deleted == 2
-    assert job.heartbeat_at - job.started_at >= timedelta(seconds=4)  # beats during both slow calls
+    lease = timedelta(seconds=bulk_runner.lease_seconds())
+    assert job.lease_until - job.started_at >= lease + timedelta(seconds=4)  # renewed during both slow calls
 
 
 @pytest.mark.django_db(transaction=True)

@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 
 from audienceadmin import roles, services, wording
 from audienceadmin.models import AuditEvent
-from audienceadmin.services import deletion
+from audienceadmin.services import attempts
 from tests.conftest import confirmation_form, delete_through_pages
 
 pytestmark = pytest.mark.django_db
@@ -450,7 +450,7 @@ def test_a_process_killed_mid_call_is_closed_as_unknown_by_the_sweep(tmp_path: P
 
 def test_the_history_page_sweeps_interrupted_attempts(viewer, operator, batch_app, settings, monkeypatch):
     services.sweep_throttle_reset()  # the page sweeps at most once a minute
-    monkeypatch.setattr(deletion, "stale_attempt_age", lambda: timedelta(0))  # any open attempt is stale
+    monkeypatch.setattr(attempts, "stale_attempt_age", lambda: timedelta(0))  # any open attempt is stale
 
     class DyingClient:
         def delete_audience(self, credentials, name):

@@ -56,7 +56,7 @@ def test_readyz_is_ready_when_the_database_answers_and_every_migration_is_applie
     assert (response.status_code, response.content) == (200, b"ready")
     assert "no-store" in response["Cache-Control"]
     assert_no_version_leak(response)
-    with django_assert_num_queries(1):  # the migration answer is kept: one SELECT 1 from now on
+    with django_assert_num_queries(3):  # the migration answer is kept: one small UPDATE (in a savepoint)
         assert Client().get("/readyz").status_code == 200
 
 
@@ -87,7 +87,7 @@ def test_readyz_says_database_unavailable_when_the_database_fails(monkeypatch):
     with monkeypatch.context() as patch:
         patch.setattr(connection, "cursor", refuse)
         response = Client().get("/readyz")
-    assert (response.status_code, response.content) == (503, b"database unavailable")
+    assert response.status_code == 503 and response.content in (b"database unavailable", b"database takes no writes")
     assert b"db.internal" not in response.content and b"5432" not in response.content
     assert_no_version_leak(response)
 
@@ -234,3 +234,24 @@ def test_gunicorn_serves_health_checks_pages_and_hashed_static_files(tmp_path):
     assert not [r for r in records if r["logger"] == "gunicorn.access"]  # off by default: the app logs requests
     expected = {"level": "INFO", "logger": "audienceadmin.requests", "path": "/login/", "method": "GET", "status": 200}
     assert expected.items() <= finished[0].items()
+
+
+@pytest.mark.django_db(transaction=True)  # outside a test transaction, as a probe runs
+def test_readyz_says_not_ready_when_the_database_takes_no_write():
+    """A full disk or a read-only database after a failover: reads work, every delete would fail
+    (truthfully, with a 503); the balancer must take the instance out. Here the real database refuses
+    writes on this connection (SQLite's query_only, PostgreSQL's read-only transactions)."""
+    assert Client().get("/readyz").status_code == 200
+    read_only = {
+        "sqlite": ("PRAGMA query_only = ON", "PRAGMA query_only = OFF"),
+        "postgresql": ("SET default_transaction_read_only = on", "SET default_transaction_read_only = off"),
+    }
+    on, off = read_only[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(on)
+    try:
+        response = Client().get("/readyz")
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(off)
+    assert (response.status_code, response.content) == (503, b"database takes no writes")

@@ -13,7 +13,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from audienceadmin import audit, services
+from audienceadmin import audit, dbclock, services
 from audienceadmin.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -159,7 +159,7 @@ def test_times_and_days_are_the_operators(client, monkeypatch):
     filters mean the operator's days. A zone the server does not know falls back to TIME_ZONE (UTC)."""
     at = datetime(2026, 3, 1, 20, 30, tzinfo=UTC)  # 2 March, 05:30 in Tokyo
     with monkeypatch.context() as m:
-        m.setattr(timezone, "now", lambda: at)
+        m.setattr(dbclock, "db_now", lambda using="default": at)  # events take the database's time
         services.security_event_record(kind=AuditEvent.Kind.LOGIN_FAILED, ip=None, username="mallory")
     url = reverse("history")
 

@@ -113,7 +113,7 @@ def test_successful_health_probes_are_logged_at_debug_only(json_lines, monkeypat
     from audienceadmin import health
 
     Client().get("/healthz")
-    monkeypatch.setattr(health, "database_reachable", lambda: False)
+    monkeypatch.setattr(health, "database_writable", lambda: False)
     Client().get("/readyz")
     finished = [line for line in json_lines() if line["message"] == "request finished"]
     # (another test may have set the loggers to DEBUG: the level says it, not the absence)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Q, QuerySet
 
 from audienceadmin import wording
 from audienceadmin.models import AuditEvent, BulkItem, BulkJob
@@ -71,10 +71,21 @@ def bulk_job_items(job: BulkJob) -> QuerySet[BulkItem]:
     return job.items.order_by("position")
 
 
-def bulk_items_started(job: BulkJob) -> list[dict[str, Any]]:
-    """The job's items that have started, for the live page (labels included)."""
+def bulk_job_cursor(job: BulkJob) -> int:
+    """Where the job's changes stand: the live page asks for what changed after this."""
+    return job.items.aggregate(cursor=Max("seq"))["cursor"] or 0
+
+
+def bulk_items_changed(job: BulkJob, *, since: int, limit: int = 500) -> tuple[list[dict[str, Any]], int, bool]:
+    """The items changed after cursor ``since`` (in the order they changed, labels included), the new
+    cursor, and whether more changes are waiting: a poll costs what changed, not the whole job."""
     states, outcomes = dict(BulkItem.State.choices), dict(AuditEvent.Outcome.choices)
-    return [
+    rows = list(
+        job.items.filter(seq__gt=since)
+        .order_by("seq")
+        .values_list("seq", "position", "state", "outcome", "http_status", "error_name", "message")[: limit + 1]
+    )
+    items = [
         {
             "position": p,
             "state": st,
@@ -83,10 +94,10 @@ def bulk_items_started(job: BulkJob) -> list[dict[str, Any]]:
             "answer": wording.answer_label(status, error),
             "message": m,
         }
-        for p, st, o, status, error, m in job.items.exclude(state=BulkItem.State.PENDING)
-        .order_by("position")
-        .values_list("position", "state", "outcome", "http_status", "error_name", "message")
+        for _seq, p, st, o, status, error, m in rows[:limit]
     ]
+    cursor = rows[:limit][-1][0] if rows else since
+    return items, cursor, len(rows) > limit
 
 
 RESULTS_FIELDS = ("position", "audience", "state", "outcome", "http_status", "error_name", "message", "attempt")

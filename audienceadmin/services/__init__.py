@@ -1,8 +1,9 @@
 """The operations of Audience Admin, a module per sub-domain. Each writes its own audit events,
 where the action happens. Call sites use the names re-exported here: ``services.audience_delete(...)``.
 
-- ``deletion``: deleting one audience (the two audit events around the call), the sweep of attempts
-  whose process died;
+- ``deletion``: deleting one audience (the two audit events around the call);
+- ``attempts``: the sweep of attempts whose process died, bulk items kept equal to the audit;
+- ``late_records``: what must wait for the database to come back;
 - ``apps``: adding, changing, archiving apps; their keys decrypted for a call; the connection test;
 - ``keys``: re-encrypting stored keys under the newest encryption key;
 - ``events``: security and app events; verifying the audit chain;
@@ -18,31 +19,37 @@ from audienceadmin.services.apps import (
     app_test_connection,
     app_update,
 )
-from audienceadmin.services.audiences import PAGE_SIZE as AUDIENCE_PAGE_SIZE
-from audienceadmin.services.audiences import AudienceList, Preview, audience_list, audience_preview
-from audienceadmin.services.bulk import STALE_AFTER, bulk_job_cancel, bulk_job_create, bulk_jobs_resume
-from audienceadmin.services.deletion import (
-    AttemptAlreadyMade,
-    BatchAnswer,
-    DeletionResult,
+from audienceadmin.services.attempts import (
     attempt_close_interrupted,
     attempts_sweep,
     attempts_sweep_now_and_then,
+    item_follow_audit,
+    stale_attempt_age,
+    sweep_throttle_reset,
+)
+from audienceadmin.services.audiences import PAGE_SIZE as AUDIENCE_PAGE_SIZE
+from audienceadmin.services.audiences import AudienceList, Preview, audience_list, audience_preview
+from audienceadmin.services.bulk import bulk_items_skip_pending, bulk_job_cancel, bulk_job_create, bulk_jobs_resume
+from audienceadmin.services.deletion import (
+    AttemptAlreadyMade,
+    BatchAnswer,
+    BulkItemRef,
+    DeletionResult,
+    LeaseLost,
     audience_delete,
     audience_delete_prechecked,
     job_client,
-    stale_attempt_age,
-    sweep_throttle_reset,
 )
 from audienceadmin.services.events import app_event_record, audit_log_verify, security_event_record
 from audienceadmin.services.keys import RotationReport, encryption_keys_rotate
 
 __all__ = [
     "AUDIENCE_PAGE_SIZE",
-    "STALE_AFTER",
     "AudienceList",
     "AttemptAlreadyMade",
     "BatchAnswer",
+    "BulkItemRef",
+    "LeaseLost",
     "ConnectionTest",
     "DeletionResult",
     "Preview",
@@ -56,11 +63,13 @@ __all__ = [
     "attempt_close_interrupted",
     "attempts_sweep",
     "attempts_sweep_now_and_then",
+    "item_follow_audit",
     "audience_delete",
     "audience_delete_prechecked",
     "audience_list",
     "audience_preview",
     "audit_log_verify",
+    "bulk_items_skip_pending",
     "bulk_job_cancel",
     "bulk_job_create",
     "bulk_jobs_resume",

@@ -9,18 +9,17 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import F, Max, Q
+from django.db.models.functions import Now
 from django.utils import timezone
 
-from audienceadmin import selectors, tasks, wording
+from audienceadmin import dbclock, selectors, tasks, wording
 from audienceadmin.models import AuditEvent, BatchApp, BulkItem, BulkJob
 from audienceadmin.names import bulk_names_check
 from audienceadmin.services.events import app_event_record
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
-
-# A running job whose heartbeat is older than this has lost its worker: it may be run again.
-STALE_AFTER = timedelta(seconds=60)
 
 
 def bulk_job_create(*, actor: User, app: BatchApp, names: list[str], ip: str | None = None) -> BulkJob:
@@ -53,9 +52,18 @@ def bulk_job_cancel(*, actor: User, job: BulkJob, ip: str | None = None) -> Bulk
             state=BulkJob.State.CANCELLED, finished_at=timezone.now()
         )
         if claimed:  # never started: nothing is in flight
-            job.items.filter(state=BulkItem.State.PENDING).update(state=BulkItem.State.SKIPPED)
+            bulk_items_skip_pending(job)
     job.refresh_from_db()
     return job
+
+
+def bulk_items_skip_pending(job: BulkJob, *, message: str = "") -> None:
+    """The items never started, once the job has ended (no run sends any more): not attempted. Their
+    ``seq`` follows every other change, so the live page's last poll shows them too."""
+    base = job.items.aggregate(last=Max("seq"))["last"] or 0
+    job.items.filter(state=BulkItem.State.PENDING).update(
+        state=BulkItem.State.SKIPPED, message=message, finished_at=Now(), seq=base + 1 + F("position")
+    )
 
 
 def _audit_job(kind: str, *, actor: User, job: BulkJob, ip: str | None, message: str = "") -> None:
@@ -64,11 +72,23 @@ def _audit_job(kind: str, *, actor: User, job: BulkJob, ip: str | None, message:
 
 
 def bulk_jobs_resume() -> int:
-    """Queue again the active jobs whose worker stopped beating (died). Returns how many."""
-    stale = timezone.now() - STALE_AFTER
-    jobs = BulkJob.objects.filter(state=BulkJob.State.RUNNING, heartbeat_at__lt=stale)
+    """Queue a new run for each job whose run died: running under a lease that has passed, or queued
+    for longer than a lease with no run to take it (its task was lost with its worker). Once per
+    such state, whichever worker's janitor sees it first (by the database's clock). Returns how many."""
+    from audienceadmin.bulk_runner import lease_seconds
+
+    lease = timedelta(seconds=lease_seconds())
+    now = dbclock.DbNow()
+    orphaned = Q(state=BulkJob.State.RUNNING) & (Q(lease_until__isnull=True) | Q(lease_until__lt=now))
+    orphaned |= Q(state=BulkJob.State.QUEUED, created_at__lt=now - lease)
+    not_queued_yet = (
+        Q(resume_queued_at__isnull=True)
+        | Q(resume_queued_at__lt=F("lease_until"))
+        | Q(resume_queued_at__lt=now - lease)
+    )
     count = 0
-    for job in jobs:
-        tasks.bulk_job_task.enqueue(job_id=job.pk)
-        count += 1
+    for pk in BulkJob.objects.filter(orphaned & not_queued_yet).values_list("pk", flat=True):
+        if BulkJob.objects.filter(orphaned & not_queued_yet, pk=pk).update(resume_queued_at=now):
+            tasks.bulk_job_task.enqueue(job_id=pk)
+            count += 1
     return count

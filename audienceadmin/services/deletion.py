@@ -1,5 +1,5 @@
-"""Deleting an audience: the two audit events of an attempt around the call to Batch, and the sweep
-that closes attempts whose process died between them."""
+"""Deleting an audience: the two audit events of an attempt around the call to Batch. (Attempts
+whose process died between them are closed in ``services.attempts``.)"""
 
 from __future__ import annotations
 
@@ -8,18 +8,16 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from audienceadmin import batch, names, selectors, wording
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, BulkItem
+from audienceadmin.services import late_records
 from audienceadmin.services.apps import app_credentials
 from audienceadmin.services.events import actor_fields, security_event_record
 
@@ -124,6 +122,19 @@ def audience_delete(
     )
 
 
+@dataclass(frozen=True)
+class BulkItemRef:
+    """The bulk item an attempt belongs to, and the run that may write it: every write of the item is
+    fenced by that run's token (``BulkJob.runner``), so a run that lost the job records nothing."""
+
+    item_id: int
+    runner: str
+
+
+class LeaseLost(Exception):
+    """The bulk job is held by another run now: this run may neither send nor record for it."""
+
+
 def audience_delete_prechecked(
     *,
     actor: User | None,
@@ -135,23 +146,23 @@ def audience_delete_prechecked(
     client: BatchClient | None = None,
     details: dict[str, Any] | None = None,
     credentials: Credentials | None = None,
-    bulk_item: int | None = None,
+    bulk_item: BulkItemRef | None = None,
     attempt: uuid.UUID | None = None,
 ) -> DeletionResult:
     """``audience_delete`` for a caller that has already made its checks: a bulk job checks the
-    name, the app and the permission once (and again at every heartbeat) and decrypts the keys
-    once, not per item.
-
-    The *requested* event is written in a durable transaction: called inside a transaction of its
-    own, this raises ``RuntimeError`` before anything is sent, because Batch must never be called
-    while that event could still be rolled back.
-
-    ``bulk_item``: the job item's state changes commit with the audit events, so an item is
-    *running* exactly when its request was recorded, and *done* exactly when its outcome was.
+    name, the app and the permission once (and again at every renewal of its lease) and decrypts the
+    keys once, not per item.
 
     The keys are read (and decrypted) before anything is recorded, so that nothing stands between
-    the committed *requested* event and the call: a database failure there means nothing recorded
-    and nothing sent, never a *requested* event for a call that never started."""
+    the committed *requested* event and the call. The *requested* event is written in a durable
+    transaction: called inside a transaction of its own, this raises ``RuntimeError`` before
+    anything is sent, because Batch must never be called while that event could be rolled back.
+    If that write fails, nothing is sent; should it have been committed all the same (the database
+    went away at the commit), ``late_records`` gives it a *not sent* completion once it is back.
+
+    ``bulk_item``: the item's state changes commit with the audit events (it is *running* exactly
+    when its request was recorded, *done* exactly when its outcome was), fenced by the run's token:
+    ``LeaseLost`` (nothing recorded, nothing sent) once another run holds the job."""
     if credentials is None:
         try:
             credentials = app_credentials(app)
@@ -170,18 +181,21 @@ def audience_delete_prechecked(
     }
     try:
         with transaction.atomic(durable=True):  # committed here, or nothing is sent
-            AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, details=details or {}, **common)
+            event = AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, details=details or {}, **common)
             if bulk_item is not None:
-                BulkItem.objects.filter(pk=bulk_item).update(state=BulkItem.State.RUNNING, attempt=attempt)
+                _item_update(bulk_item, event.pk, only_pending=True, state=BulkItem.State.RUNNING, attempt=attempt)
     except IntegrityError:
         if given:  # the unique (attempt, kind) constraint: this attempt was made already
             raise AttemptAlreadyMade(attempt) from None
+        raise
+    except DatabaseError:
+        late_records.settle_unsent(common, bulk_item)
         raise
 
     started = time.monotonic()
     answer = _call_batch(name, client or batch.get_client(), credentials)
     duration_ms = round((time.monotonic() - started) * 1000)
-    recorded = _complete(
+    recorded = complete(
         common,
         bulk_item,
         outcome=answer.outcome,
@@ -209,32 +223,57 @@ def audience_delete_prechecked(
     )
 
 
-def _complete(common: dict[str, Any], bulk_item: int | None, **outcome: Any) -> bool:
-    """Write the *completed* event. False if it could not be written: one exists already (a sweep
-    closed the attempt) or the database failed; Batch's answer is then logged, not lost."""
+def _item_update(ref: BulkItemRef, seq: int, *, only_pending: bool = False, **fields: Any) -> None:
+    """Change a bulk item, fenced by its run's token; ``seq`` (the audit event's id) orders the
+    changes for the job page's incremental poll."""
+    items = BulkItem.objects.filter(pk=ref.item_id, job__runner=ref.runner)
+    if only_pending:
+        items = items.filter(state=BulkItem.State.PENDING)
+    if not items.update(seq=seq, **fields):
+        raise LeaseLost
+
+
+def complete(common: dict[str, Any], bulk_item: BulkItemRef | None, *, late: bool = True, **outcome: Any) -> bool:
+    """Write the *completed* event (and the item's outcome with it). False if it was not written now:
+    one exists already (a sweep or a new run closed the attempt), the run lost its job, or the
+    database failed (then, with ``late``, it is written once the database is back; Batch's answer is
+    logged meanwhile, never lost)."""
     try:
         with transaction.atomic():
-            AuditEvent.objects.create(kind=Kind.DELETE_COMPLETED, **common, **outcome)
+            event = AuditEvent.objects.create(kind=Kind.DELETE_COMPLETED, **common, **outcome)
             if bulk_item is not None:
-                BulkItem.objects.filter(pk=bulk_item).update(
-                    state=BulkItem.State.DONE,
-                    finished_at=timezone.now(),
-                    outcome=outcome["outcome"],
-                    http_status=outcome.get("http_status"),
-                    error_name=outcome.get("error_name", ""),
-                    message=wording.bulk_item_message(outcome["outcome"], outcome.get("message", ""))[:1000],
-                )
-    except DatabaseError as exc:
+                _item_update(bulk_item, event.pk, **item_outcome_fields(outcome))
+    except (DatabaseError, LeaseLost) as exc:
+        if isinstance(exc, IntegrityError):
+            why = "already closed (by the sweep or a new run)"
+        elif isinstance(exc, LeaseLost):
+            why = "another run holds the bulk job now: it closes the attempt"
+        else:
+            why = type(exc).__name__ + (": it is written once the database is back" if late else "")
         logger.error(
             "Could not record the outcome of attempt %s (%s, audience %s, app %s): %s",
             common["attempt"],
             outcome.get("outcome"),
             common["audience"],
             common["app_name"],
-            "already closed by the sweep" if isinstance(exc, IntegrityError) else type(exc).__name__,
+            why,
         )
+        if late and isinstance(exc, DatabaseError) and not isinstance(exc, IntegrityError):
+            late_records.complete_later(common, bulk_item, outcome)
         return False
     return True
+
+
+def item_outcome_fields(outcome: dict[str, Any]) -> dict[str, Any]:
+    """A bulk item's columns for an attempt's outcome: the item shows what the audit says."""
+    return {
+        "state": BulkItem.State.DONE,
+        "finished_at": timezone.now(),
+        "outcome": outcome["outcome"],
+        "http_status": outcome.get("http_status"),
+        "error_name": outcome.get("error_name", ""),
+        "message": wording.bulk_item_message(outcome["outcome"], outcome.get("message", ""))[:1000],
+    }
 
 
 def _call_batch(name: str, client: BatchClient, credentials: Credentials | None) -> BatchAnswer:
@@ -272,48 +311,3 @@ def job_client(should_stop: batch.StopCheck, client: BatchClient | None = None) 
     ``should_stop`` (the job cancelled, its lease lost) keeps any of them from sending more."""
     client = client or batch.get_client()
     return client.bound(gate=client.new_gate(), should_stop=should_stop)
-
-
-def stale_attempt_age() -> timedelta:
-    """After this long without a *completed* event, an attempt's process cannot still be waiting for
-    Batch: no call outlives the client's hard bound (its deadline, enforced by a watchdog)."""
-    return timedelta(seconds=batch.config_from_settings().hard_bound + settings.AUDIT_SWEEP_GRACE)
-
-
-_last_sweep = 0.0  # when this process's history page last swept (time.monotonic())
-
-
-def sweep_throttle_reset() -> None:
-    """Forget when the history page last swept, so that its next visit sweeps (tests use it)."""
-    global _last_sweep
-    _last_sweep = 0.0
-
-
-def attempts_sweep_now_and_then(every: float = 60.0) -> None:
-    """The history page's sweep of the last day, at most once a minute per process."""
-    global _last_sweep
-    if time.monotonic() - _last_sweep >= every:
-        _last_sweep = time.monotonic()
-        attempts_sweep(window=timedelta(days=1))
-
-
-def attempts_sweep(*, window: timedelta | None = None) -> int:
-    """Close attempts whose process died between *requested* and *completed* with outcome
-    ``unknown``. ``window`` limits the look-back (the history page sweeps the last day; the
-    ``sweep_attempts`` command, everything). Returns how many were closed."""
-    now = timezone.now()
-    requested = AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED, at__lt=now - stale_attempt_age())
-    if window is not None:
-        requested = requested.filter(at__gte=now - window)
-    completed = AuditEvent.objects.filter(kind=Kind.DELETE_COMPLETED, attempt=OuterRef("attempt"))
-    closed = 0
-    for event in requested.filter(~Exists(completed)).order_by("id").iterator():
-        closed += attempt_close_interrupted(event)
-    return closed
-
-
-def attempt_close_interrupted(requested: AuditEvent, *, bulk_item: int | None = None) -> bool:
-    """Give a *requested* event whose process died its *completed* event: outcome unknown."""
-    fields = ("attempt", "source", "actor_id", "actor_username", "app_id", "app_name", "ip", "audience")
-    common = {f: getattr(requested, f) for f in fields}
-    return _complete(common, bulk_item, outcome=Outcome.UNKNOWN, message=wording.INTERRUPTED)

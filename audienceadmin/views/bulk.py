@@ -7,6 +7,7 @@ import dataclasses
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,6 +17,8 @@ from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission
 from audienceadmin.forms import BulkConfirmForm, BulkNamesForm
 from audienceadmin.names import bulk_names_check
 from audienceadmin.templatetags.outcomes import outcome_badge
+
+ITEMS_PER_PAGE = 100
 
 
 @require_http_methods(["GET", "POST"])
@@ -71,27 +74,35 @@ def bulk_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_GET
 @permission_required(roles.DELETE_AUDIENCE)
 def bulk_job(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The job's progress and one page of its items (a 5,000-item job is 50 pages, not one huge page)."""
     job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
-    services.bulk_jobs_resume()  # a job whose worker died is queued again
-    return render(
-        request,
-        "audienceadmin/bulk_job.html",
-        {"job": job, "progress": selectors.bulk_job_progress(job), "items": selectors.bulk_job_items(job)},
-    )
+    cursor = selectors.bulk_job_cursor(job)  # before the items: a change in between is polled again
+    page = Paginator(selectors.bulk_job_items(job), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
+    context = {"job": job, "progress": selectors.bulk_job_progress(job), "page": page, "cursor": cursor}
+    return render(request, "audienceadmin/bulk_job.html", context)
 
 
 @require_GET
 @permission_required(roles.DELETE_AUDIENCE)
 def bulk_job_progress(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
-    """Polled by the job page (static/audienceadmin/bulk.js) to update the bar and the rows; each
-    item carries its badge as the page renders it, which the script puts in place."""
+    """Polled by the job page (static/audienceadmin/bulk.js) to update the bar and the rows: the counts,
+    and the items changed after ``?since=`` (a cursor the previous answer gave); each item carries its
+    badge as the page renders it, which the script puts in place."""
     job = get_object_or_404(selectors.bulk_jobs_for(user=request.user), pk=pk)
+    since = request.GET.get("since", "")
+    items, cursor, more = selectors.bulk_items_changed(job, since=int(since) if since.isdigit() else 0)
     progress = selectors.bulk_job_progress(job)
-    items = selectors.bulk_items_started(job)
     for item in items:
         item["badge"] = outcome_badge(item["outcome"] or item["state"], item["label"])
     return JsonResponse(
-        {**dataclasses.asdict(progress), "remaining": progress.remaining, "percent": progress.percent, "items": items}
+        {
+            **dataclasses.asdict(progress),
+            "remaining": progress.remaining,
+            "percent": progress.percent,
+            "items": items,
+            "cursor": cursor,
+            "more": more,
+        }
     )
 
 

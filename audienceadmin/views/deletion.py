@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
-from audienceadmin import confirmation, roles, selectors, services, wording
+from audienceadmin import batch, confirmation, roles, selectors, services, wording
 from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import ConfirmDeleteForm, DeleteAudienceForm
 from audienceadmin.models import AuditEvent, BatchApp
@@ -62,6 +62,10 @@ def _confirmation(
 @permission_required(roles.DELETE_AUDIENCE)
 def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Step 3: the name was typed again, with the page's ticket; call Batch, say what happened, redirect."""
+    if batch.shutting_down():  # SIGTERM: calls in flight finish, none starts
+        response = render(request, "audienceadmin/shutting_down.html", status=503)
+        response["Retry-After"] = "10"
+        return response
     form = ConfirmDeleteForm(request.POST, apps=selectors.apps_for_delete(user=request.user))
     if not form.is_valid():
         if "app" in form.errors or "name" in form.errors:

@@ -5,7 +5,9 @@
   var job = document.getElementById("job");
   if (!job || job.dataset.active !== "true") return;
   var url = job.dataset.progressUrl;
+  var cursor = job.dataset.cursor || "0";  // what the page already shows; each poll asks for what changed since
   var rows = {};
+  var settled = false;
   document.querySelectorAll("#job-items tbody tr").forEach(function (tr) { rows[tr.dataset.position] = tr; });
 
   function setText(id, value) {
@@ -17,12 +19,13 @@
     document.getElementById("job-progress").value = data.percent;
     setText("job-percent", data.percent + "%");
     setText("job-state", data.state_label);
-    ["deleted", "rejected", "failed", "unknown", "skipped", "remaining"].forEach(function (k) {
+    ["deleted", "rejected", "failed", "unknown", "not_sent", "skipped", "remaining"].forEach(function (k) {
       setText("count-" + k, data[k]);
     });
+    cursor = String(data.cursor);
     data.items.forEach(function (item) {
       var tr = rows[item.position];
-      if (!tr) return;
+      if (!tr) return;  // on another page of items
       // The badge as the server rendered it (the same template tag as the page's own rows).
       tr.querySelector(".item-outcome").innerHTML = item.badge;
       var answer = tr.querySelector(".item-answer"), text = item.answer ? item.answer + " " : "";
@@ -30,7 +33,15 @@
       else answer.insertBefore(document.createTextNode(text), answer.firstChild);
       tr.querySelector(".item-message").textContent = item.message;
     });
+    if (data.more) return true;  // more changes waiting: the next poll takes them
     if (data.state === "done" || data.state === "cancelled") {
+      // The job has ended: one last pass over every row (items not attempted change without an
+      // audit event), then the page stops polling.
+      if (!settled) {
+        settled = true;
+        cursor = "0";
+        return true;
+      }
       var cancel = document.getElementById("cancel-button");
       if (cancel) cancel.closest("form").remove();
       return false;
@@ -39,7 +50,7 @@
   }
 
   function poll() {
-    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+    fetch(url + "?since=" + encodeURIComponent(cursor), { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (data === null || update(data)) setTimeout(poll, 1000);

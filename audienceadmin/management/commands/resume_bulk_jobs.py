@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.management.base import BaseCommand
 
 from audienceadmin import services
@@ -7,9 +9,10 @@ from audienceadmin import services
 
 class Command(BaseCommand):
     help = (
-        "Queue again the bulk jobs whose worker died (no heartbeat for a minute). Run it when workers "
-        "start (`make run` does); the job page does it too. Items that were in flight become 'unknown'."
+        "Queue a new run for the bulk jobs whose run died (its lease has passed). Workers do this "
+        "by themselves every few seconds (`manage.py worker`); this is for when none runs. Items that "
+        "were in flight are closed as the audit says (unknown if nothing was recorded)."
     )
 
-    def handle(self, *args, **options) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         self.stdout.write(f"Queued again {services.bulk_jobs_resume()} bulk job(s).")

@@ -1,4 +1,10 @@
-"""`make run`: the development web server and a task worker, as one command (Ctrl-C stops both)."""
+"""`make run`: the development web server and a task worker, as one command (Ctrl-C stops both).
+
+A small supervisor: a worker that exits (a bug, a full disk, the database gone for good) is started
+again, with a growing pause between restarts; the web server exiting ends everything. Ctrl-C or
+SIGTERM stops both children — the worker gracefully (SIGTERM: it finishes its calls in flight and
+gives its job back) — and kills whatever has not stopped within ``STOP_WITHIN`` seconds.
+"""
 
 from __future__ import annotations
 
@@ -7,47 +13,73 @@ import signal
 import subprocess
 import sys
 import time
+from types import FrameType
+from typing import Any
 
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandParser
 
-from audienceadmin import services
+STOP_WITHIN = 45.0  # seconds: above the client's deadline, so that a call in flight is recorded
+RESTART_PAUSE = (1.0, 30.0)  # seconds before a worker is started again: the first, the most
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
 
 
 def serve(addr: str, *, env: dict[str, str] | None = None, reload: bool = True) -> int:
-    """Run `runserver` and `db_worker` side by side until either stops or Ctrl-C; returns an exit code."""
+    """Run `runserver` and `worker` side by side until the server stops, Ctrl-C or SIGTERM; returns an
+    exit code. A worker that exits meanwhile is started again."""
     manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
     env = {**os.environ, **(env or {})}
-    resumed = services.bulk_jobs_resume()
-    if resumed:
-        print(f"Queued again {resumed} bulk job(s) whose worker had stopped.", flush=True)
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([*manage, "worker", "--interval", "0.5"], env=env)  # noqa: S603
+
     web = subprocess.Popen([*manage, "runserver", addr, *([] if reload else ["--noreload"])], env=env)  # noqa: S603
-    worker_args = ["db_worker", "--interval", "0.5", *([] if reload else ["--no-reload"])]
-    worker = subprocess.Popen([*manage, *worker_args], env=env)  # noqa: S603
-    children = [web, worker]
+    worker = start_worker()
+    pause, restart_at = RESTART_PAUSE[0], 0.0
+    previous = signal.signal(signal.SIGTERM, _raise_stop)
     try:
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-    except KeyboardInterrupt:
+        while web.poll() is None:
+            if worker.poll() is not None:
+                if not restart_at:
+                    print(f"The worker exited ({worker.returncode}); starting it again in {pause:.0f} s.", flush=True)
+                    restart_at = time.monotonic() + pause
+                elif time.monotonic() >= restart_at:
+                    worker, restart_at = start_worker(), 0.0
+                    pause = min(pause * 2, RESTART_PAUSE[1])
+            time.sleep(0.25)
+    except (KeyboardInterrupt, _Stop):
         pass
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGINT)
-        deadline = time.monotonic() + 10
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
-    return max((child.returncode or 0) for child in children)
+        signal.signal(signal.SIGTERM, previous)
+        _stop([(web, signal.SIGINT), (worker, signal.SIGTERM)])
+    return web.returncode or 0
+
+
+def _stop(children: list[tuple[subprocess.Popen[bytes], int]]) -> None:
+    for child, signum in children:
+        if child.poll() is None:
+            child.send_signal(signum)
+    deadline = time.monotonic() + STOP_WITHIN
+    for child, _ in children:
+        try:
+            child.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 class Command(BaseCommand):
     help = "Run the development web server and a background task worker (bulk deletion) together."
 
-    def add_arguments(self, parser) -> None:
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("addr", nargs="?", default="127.0.0.1:8000")
 
-    def handle(self, *args, addr: str, **options) -> None:
+    def handle(self, *args: Any, addr: str, **options: Any) -> None:
         sys.exit(serve(addr))
