@@ -59,10 +59,18 @@ def stop_runs() -> None:
     _shutting_down.set()
 
 
+def renew_every() -> float:
+    """Seconds between renewals of a lease: twelve renewals a lease (5 s with the default 60 s)."""
+    return float(settings.BULK_LEASE_SECONDS) / 12
+
+
 def lease_seconds() -> float:
-    """How long a lease holds: enough for a call started at the last moment (the client's hard
-    bound) plus two renewals that fail, and at least ``BULK_LEASE_SECONDS``."""
-    return max(settings.BULK_LEASE_SECONDS, batch.config_from_settings().hard_bound + 3 * BulkJobRun.renew_every + 5)
+    """How long a lease holds: ``BULK_LEASE_SECONDS``, and at least enough for a call started at the
+    last moment (the client's hard bound), the recording of its outcome and two missed renewals."""
+    return max(
+        float(settings.BULK_LEASE_SECONDS),
+        batch.config_from_settings().hard_bound + BulkJobRun.margin + 2 * renew_every(),
+    )
 
 
 def bulk_job_run(job_id: int, *, client: BatchClient | None = None) -> str:
@@ -74,7 +82,6 @@ class BulkJobRun:
     """One run of one job, by one worker process. The main thread hands pending items to
     ``concurrency`` threads and renews the lease; each thread deletes the items it is given."""
 
-    renew_every = 5.0  # seconds between lease renewals (and permission re-checks)
     cancel_check_every = 0.25  # seconds between looks at the job's cancel flag
     margin = 2.0  # seconds of lease left beyond a call's hard bound, for recording its outcome
     record_tries = 3  # an item whose request cannot be recorded this many times is not attempted
@@ -90,6 +97,7 @@ class BulkJobRun:
         self.runner = uuid.uuid4().hex  # this run's token on the job row
         self.given_client = client
         self.lease = lease_seconds()
+        self.renew_every = renew_every()  # and the permission re-checked
         self.hard_bound = batch.config_from_settings().hard_bound
         self.lease_holds_until = 0.0  # time.monotonic() until which the lease surely holds
         self.stop = threading.Event()  # cancelled, taken over, shutting down: nothing more is handed out
@@ -155,13 +163,15 @@ class BulkJobRun:
             if self.lease_left() < self.hard_bound + self.margin:  # the database is away: wait for it
                 time.sleep(0.5)
                 continue
+            with self.hand_lock:
+                in_hand = list(self.in_hand)  # before the query: an item finishing meanwhile is seen again
             try:
-                items = self.pending_items()
+                items = self.pending_items(in_hand)
             except DatabaseError:
                 self.database_trouble()
                 continue
             if not items:
-                if not self.in_hand:
+                if not in_hand:
                     return  # all done
                 time.sleep(0.1)  # the last items are in flight; one may come back (database trouble)
                 continue
@@ -175,9 +185,7 @@ class BulkJobRun:
                     self.in_hand.add(item[0])
                 self.work.put(item)
 
-    def pending_items(self, chunk: int = 200) -> list[tuple[int, str]]:
-        with self.hand_lock:
-            in_hand = list(self.in_hand)
+    def pending_items(self, in_hand: list[int], chunk: int = 200) -> list[tuple[int, str]]:
         pending = self.job.items.filter(state=BulkItem.State.PENDING).exclude(pk__in=in_hand)
         return list(pending.order_by("position").values_list("id", "audience")[:chunk])
 

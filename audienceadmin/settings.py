@@ -113,6 +113,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    # No transaction here waits on anything but the database (never on Batch), so one left open longer
+    # than this belongs to a frozen process (SIGSTOP, a paused VM): PostgreSQL ends it, and the locks it
+    # held (the audit chain's, a bulk job's row) are free for the live instances again.
+    idle = env.float("DATABASE_IDLE_IN_TRANSACTION_TIMEOUT", default=10.0)
+    options = DATABASES["default"].setdefault("OPTIONS", {})
+    options["options"] = f"{options.get('options', '')} -c idle_in_transaction_session_timeout={int(idle * 1000)}"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -198,7 +204,8 @@ BATCH_API_DEADLINE = env.float("BATCH_API_DEADLINE", default=30.0)
 BATCH_API_MAX_TRIES = env.int("BATCH_API_MAX_TRIES", default=4)
 # Bulk deletion: Batch calls in flight at once per job (keep it modest: Batch rate-limits).
 BULK_CONCURRENCY = env.int("BULK_CONCURRENCY", default=4)
-# Seconds a bulk job's run holds its job without renewing (at least the client's hard bound plus 20 s):
+# Seconds a bulk job's run holds its job without renewing it (renewed every twelfth of it; at least the
+# client's hard bound plus a few seconds):
 # after a worker dies, another takes its jobs over once this has passed.
 BULK_LEASE_SECONDS = env.float("BULK_LEASE_SECONDS", default=60.0)
 # Most audiences in one bulk job.

@@ -65,8 +65,8 @@ def batch_answer_sentence(status: int | None, error_name: str, message: str = ""
 # A deletion's outcome.
 
 NOT_RECORDED_WARNING = (
-    " Warning: this outcome could not be written to the audit trail (database error); "
-    "the history will show the attempt as interrupted."
+    " Warning: the database failed as this outcome was being recorded; it will be written as soon as "
+    "the database is back (until then the history shows the attempt without an answer)."
 )
 
 

@@ -175,3 +175,12 @@ def delete_through_pages(client, app, name: str, *, typed: str | None = None, fo
     if typed is not None:
         form["confirm_name"] = typed
     return client.post(reverse("audience_delete_confirm"), form, follow=follow, **extra)
+
+
+@pytest.fixture
+def many(simulator, app_keys, batch_app) -> list[str]:
+    """Twenty more audiences of the app, ``old-00`` to ``old-19``, for bulk jobs."""
+    names = [f"old-{i:02d}" for i in range(20)]
+    for name in names:
+        simulator.add_audience(app_keys.api_key, name, nb_ids=10)
+    return names

@@ -8,6 +8,7 @@ gives its job back) — and kills whatever has not stopped within ``STOP_WITHIN`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -37,10 +38,15 @@ def serve(addr: str, *, env: dict[str, str] | None = None, reload: bool = True) 
     manage = [sys.executable, str(settings.BASE_DIR / "manage.py")]
     env = {**os.environ, **(env or {})}
 
-    def start_worker() -> subprocess.Popen[bytes]:
-        return subprocess.Popen([*manage, "worker", "--interval", "0.5"], env=env)  # noqa: S603
+    def start(*args: str) -> subprocess.Popen[bytes]:
+        # Each child leads a process group of its own (runserver's reloader runs the server as a child
+        # of its own): stopping a group stops all of it, however this command itself was signalled.
+        return subprocess.Popen([*manage, *args], env=env, start_new_session=True)  # noqa: S603
 
-    web = subprocess.Popen([*manage, "runserver", addr, *([] if reload else ["--noreload"])], env=env)  # noqa: S603
+    def start_worker() -> subprocess.Popen[bytes]:
+        return start("worker", "--interval", "0.5")
+
+    web = start("runserver", addr, *([] if reload else ["--noreload"]))
     worker = start_worker()
     pause, restart_at = RESTART_PAUSE[0], 0.0
     previous = signal.signal(signal.SIGTERM, _raise_stop)
@@ -64,15 +70,20 @@ def serve(addr: str, *, env: dict[str, str] | None = None, reload: bool = True) 
 
 def _stop(children: list[tuple[subprocess.Popen[bytes], int]]) -> None:
     for child, signum in children:
-        if child.poll() is None:
-            child.send_signal(signum)
+        _signal_group(child, signum)
     deadline = time.monotonic() + STOP_WITHIN
     for child, _ in children:
         try:
             child.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            child.kill()
+            _signal_group(child, signal.SIGKILL)
             child.wait()
+        _signal_group(child, signal.SIGKILL)  # whatever the group leader left behind
+
+
+def _signal_group(child: subprocess.Popen[bytes], signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.pid, signum)
 
 
 class Command(BaseCommand):

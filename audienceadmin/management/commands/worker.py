@@ -29,7 +29,6 @@ from audienceadmin import bulk_runner, services
 from audienceadmin.batch import refuse_new_calls
 
 logger = logging.getLogger("audienceadmin.worker")
-JANITOR_EVERY = 5.0  # seconds between looks for jobs to resume
 SWEEP_EVERY = 60.0  # seconds between sweeps of interrupted attempts
 
 
@@ -57,8 +56,10 @@ class ResilientWorker(Worker):
         super().shutdown(signum, frame)
 
 
-def janitor(stop: threading.Event, every: float = JANITOR_EVERY, sweep_every: float = SWEEP_EVERY) -> None:
-    """Queue a run for orphaned bulk jobs; sweep interrupted attempts. Never dies of a database error."""
+def janitor(stop: threading.Event, sweep_every: float = SWEEP_EVERY) -> None:
+    """Queue a run for orphaned bulk jobs (as often as a lease is renewed); sweep interrupted
+    attempts. Never dies of a database error."""
+    every = bulk_runner.renew_every()
     last_sweep = 0.0
     while not stop.wait(every):
         try:
