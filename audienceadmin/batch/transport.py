@@ -303,7 +303,10 @@ class Transport:
                 raise self._given_up(failure, reason, tries, self._clock() - start)
             tries += 1
             try:
-                answer = self._exchange(request, credentials, max(0.05, min(cfg.read_timeout, left)), left)
+                # A socket read never outlasts the deadline by more than half the watchdog's slack: when the
+                # deadline is what binds, the watchdog (at ``left``) speaks first, and says so.
+                read_timeout = max(0.05, min(cfg.read_timeout, left + WATCHDOG_SLACK / 2))
+                answer = self._exchange(request, credentials, read_timeout, left)
             except _ExchangeFailed as exc:
                 elapsed = self._clock() - start
                 if exc.reason != "connect":
