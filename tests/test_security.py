@@ -330,6 +330,28 @@ def test_every_page_sends_a_strict_csp_and_no_inline_code(users, batch_app):
         assert "<script>" not in html and " style=" not in html and "<style" not in html, url
 
 
+def test_every_answer_to_a_logged_in_user_is_never_stored(users, batch_app, fast_client):
+    """Pages, CSV downloads, JSON and redirects: no browser or proxy cache keeps a copy of what a
+    logged-in user saw. Anonymous answers (the health checks) keep their own headers."""
+    from audienceadmin.models import BulkJob
+
+    job = BulkJob.objects.create(app=batch_app, created_by=users["operator"], concurrency=1)
+    client = Client()
+    client.force_login(users["superuser"])
+    for url_name, (methods, _allowed) in RULES.items():
+        if "GET" not in methods:
+            continue
+        if url_name == "history_event":
+            args = [AuditEvent.objects.order_by("id").first().pk]
+        else:
+            args = [job.pk] if url_name in NEEDS_JOB else [batch_app.pk] if url_name in NEEDS_APP else []
+        response = client.get(reverse(url_name, args=args))
+        assert response.status_code in (200, 302), url_name
+        assert "no-store" in response.get("Cache-Control", ""), url_name
+    assert "no-store" in client.get("/admin/").get("Cache-Control", "")
+    assert Client().get("/healthz")["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+
+
 def test_https_is_enforced_outside_debug(settings):
     settings.SECURE_SSL_REDIRECT = True
     response = Client().get(reverse("login"))
