@@ -180,18 +180,22 @@ class BulkNamesForm(forms.Form):
     )
     file = forms.FileField(label="…or a .txt or .csv file", required=False, help_text="At most 1 MB, UTF-8.")
 
-    def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, apps: QuerySet[BatchApp], refused_files: frozenset[str] = frozenset(), **kwargs: Any
+    ) -> None:
+        """``refused_files``: the file fields whose upload was stopped for its size (``uploads``)."""
         super().__init__(*args, **kwargs)
         _offer_only(self, "app", apps)
+        self.refused_files = refused_files
 
     def clean_file(self) -> str:
         upload = self.cleaned_data.get("file")
+        if "file" in self.refused_files or (upload and upload.size > settings.UPLOAD_MAX_BYTES):
+            raise forms.ValidationError("The file is larger than 1 MB.")
         if not upload:
             return ""
         if not upload.name.lower().endswith((".txt", ".csv")):
             raise forms.ValidationError("Upload a .txt or .csv file.")
-        if upload.size > 1024 * 1024:
-            raise forms.ValidationError("The file is larger than 1 MB.")
         try:
             text: str = upload.read().decode("utf-8-sig")
             return text

@@ -197,6 +197,13 @@ BATCH_API_CONNECT_TIMEOUT = env.float("BATCH_API_CONNECT_TIMEOUT", default=3.05)
 BATCH_API_DEADLINE = env.float("BATCH_API_DEADLINE", default=30.0)
 # Tries per operation for the retryable answers (connection refused, 500, 503, 429).
 BATCH_API_MAX_TRIES = env.int("BATCH_API_MAX_TRIES", default=4)
+# Request bodies. Uploads (the bulk list) are kept in memory and stopped past UPLOAD_MAX_BYTES
+# (audienceadmin/uploads.py); form fields without files (a pasted list) may hold up to 2 MB. The
+# reverse proxy refuses larger bodies first (README, Deploying: `client_max_body_size 2m`).
+UPLOAD_MAX_BYTES = 1024 * 1024
+UPLOAD_DRAIN_MAX_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
+FILE_UPLOAD_HANDLERS = ["audienceadmin.uploads.BoundedUploadHandler"]
 # Bulk deletion: Batch calls in flight at once per job (keep it modest: Batch rate-limits).
 BULK_CONCURRENCY = env.int("BULK_CONCURRENCY", default=4)
 # Most audiences in one bulk job.
