@@ -90,8 +90,13 @@ def app_by_name(name: str) -> BatchApp | None:
     return BatchApp.objects.filter(name=name).first()
 
 
-def apps_for_filter() -> list[BatchApp]:
-    return list(BatchApp.objects.order_by("name").only("pk", "name"))
+def apps_in_history(*, user: User) -> QuerySet[BatchApp]:
+    """The apps whose events ``user`` may read in the history (the filter's choices)."""
+    return BatchApp.objects.order_by("name")
+
+
+def apps_for_filter(*, user: User) -> list[BatchApp]:
+    return list(apps_in_history(user=user).only("pk", "name"))
 
 
 def apps_with_key_status() -> QuerySet[BatchApp]:

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime
 from typing import Any, NamedTuple, cast
 
 from django.db import connection
-from django.db.models import QuerySet, TextField
+from django.db.models import Exists, OuterRef, QuerySet, TextField
 from django.db.models.functions import Cast
-from django.utils import timezone
 
 from audienceadmin import audit
 from audienceadmin.models import AuditEvent, AuditVerification
@@ -111,8 +110,10 @@ class HistoryFilter:
     outcome: str = ""
     audience: str = ""
     prefix: bool = False
-    since: date | None = None
+    since: date | None = None  # the days, as the operator chose them (shown in the form)
     until: date | None = None  # inclusive
+    start: datetime | None = None  # the same, as times in the operator's zone (the queries use these)
+    end: datetime | None = None  # exclusive: the start of the day after ``until``
 
 
 @dataclass(frozen=True)
@@ -120,10 +121,6 @@ class HistoryPage:
     rows: list[AttemptRow] | list[EventRow]  # AttemptRow for deletions, EventRow otherwise
     newer: int | None  # cursor for ?after=
     older: int | None  # cursor for ?before=
-
-
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
 
 
 def _filtered(f: HistoryFilter, kinds: Sequence[str]) -> QuerySet[AuditEvent]:
@@ -147,12 +144,11 @@ def _filtered(f: HistoryFilter, kinds: Sequence[str]) -> QuerySet[AuditEvent]:
         else:
             qs = qs.filter(audience__startswith=f.audience)
     # Times grow with ids (AuditEvent.save), so a date range is an id range: two index look-ups.
-    if f.since:
-        first = AuditEvent.objects.filter(at__gte=_day_start(f.since)).order_by("at").values_list("id", flat=True)
+    if f.start:
+        first = AuditEvent.objects.filter(at__gte=f.start).order_by("at").values_list("id", flat=True)
         qs = qs.filter(id__gte=first.first() or 1 << 62)
-    if f.until:
-        end = _day_start(f.until + timedelta(days=1))
-        last = AuditEvent.objects.filter(at__lt=end).order_by("-at").values_list("id", flat=True)
+    if f.end:
+        last = AuditEvent.objects.filter(at__lt=f.end).order_by("-at").values_list("id", flat=True)
         qs = qs.filter(id__lte=last.first() or 0)
     return qs
 
@@ -201,16 +197,20 @@ def _as_attempts(events: list[EventRow]) -> list[AttemptRow]:
 
 
 def history_export_rows(f: HistoryFilter, batch: int = 5000) -> Iterator[list[Any]]:
-    """Every matching event (an attempt is two rows), in chain order, in keyset batches.
+    """Every event of the rows the page lists for the same filter (an attempt is two rows: with an
+    outcome filter, both events of the attempts that ended so), in chain order, in keyset batches.
 
     The ORM builds each batch's SQL; the rows are read raw and only the time and the attempt are
     normalised (to ISO 8601 and the dashed UUID form, as on both databases): the ORM's per-value
     converters would halve the export's speed.
     """
-    kinds = [Kind.DELETE_REQUESTED, Kind.DELETE_COMPLETED] if f.view == "deletions" else HISTORY_VIEWS[f.view].kinds
-    qs = _filtered(f, kinds)
-    if f.outcome:
-        qs = qs.filter(outcome=f.outcome)
+    if f.view != "deletions":
+        qs = _filtered(f, HISTORY_VIEWS[f.view].kinds)
+    else:
+        qs = _filtered(f, [Kind.DELETE_REQUESTED, Kind.DELETE_COMPLETED])
+        if f.outcome:
+            completed = AuditEvent.objects.filter(attempt=OuterRef("attempt"), kind=Kind.DELETE_COMPLETED)
+            qs = qs.filter(Exists(completed.filter(outcome=f.outcome)))
     sqlite = connection.vendor == "sqlite"
     at_i, attempt_i = EXPORT_FIELDS.index("at"), EXPORT_FIELDS.index("attempt")
     fields = {name: Cast(name, TextField()) for name in ("at",)} if sqlite else {}
