@@ -139,6 +139,9 @@ class AuditEvent(models.Model):
             # An attempt has one *requested* and at most one *completed* event, whoever writes it.
             models.UniqueConstraint(fields=["attempt", "kind"], name="audit_one_event_per_attempt_kind"),
         ]
+        permissions = [
+            (roles.VIEW_EVERY_APP_HISTORY_CODENAME, "Can read the history of every app, restricted ones included")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.actor_username} at {self.at:%Y-%m-%d %H:%M:%S}"

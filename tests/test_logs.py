@@ -94,7 +94,7 @@ def test_an_anonymous_request_has_no_user_and_logging_runs_no_query(json_lines, 
 def test_a_request_that_escapes_every_error_page_is_still_logged(json_lines, operator, settings, monkeypatch):
     from audienceadmin import selectors
 
-    def broken():
+    def broken(**kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(selectors, "recent_attempts", broken)

@@ -121,6 +121,87 @@ def test_permission_matrix(role, users, batch_app, fast_client):
                 assert response.url.startswith(reverse("login"))
 
 
+# --- who reads which events in History --------------------------------------------------------------
+
+# Auditors read the events of every app; operators those of the apps open to them and the events of
+# no app. Every URL is classified: a new page that shows audit events must join the matrix below.
+SHOWS_EVENTS = {"home", "history", "history_export", "history_event"}
+SHOWS_NO_EVENTS = {
+    "audience_browse_pick",
+    "audience_browse",
+    "audience_delete",
+    "audience_delete_confirm",
+    "bulk_new",  # a job's pages: 404 for an app not open to the user (bulk_jobs_for)
+    "bulk_confirm",
+    "bulk_job",
+    "bulk_job_progress",
+    "bulk_job_results",
+    "bulk_job_cancel",
+    "app_list",  # who last set the keys: key administrators only, auditors
+    "app_create",
+    "app_edit",
+    "app_test_connection",
+    "app_archive",
+}
+AUDITORS = {"viewer", "keyadmin", "superuser"}
+HISTORY_VIEWS = ["deletions", "keys", "security", "all"]
+
+
+def test_every_page_that_shows_audit_events_is_in_the_visibility_matrix():
+    assert set(RULES) == SHOWS_EVENTS | SHOWS_NO_EVENTS and not SHOWS_EVENTS & SHOWS_NO_EVENTS
+
+
+@pytest.fixture
+def restricted_history(users, django_user_model, role_groups, keyadmin, batch_app, fast_client, simulator):
+    """Shop iOS restricted to olga, with her deletion, a bulk job event, a key change and a denial;
+    an open app with a deletion; a failed login (no app)."""
+    olga = make_user(django_user_model, "olga", role_groups[roles.OPERATORS])
+    services.app_update(actor=keyadmin, app=batch_app, name=batch_app.name, ip=None, allowed_operators=[olga])
+    services.audience_delete(actor=olga, app=batch_app, name="secret-campaign", ip=None)
+    services.app_event_record(Kind.BULK_QUEUED, actor=olga, app=batch_app, ip=None, message="bulk job 1")
+    services.app_update(actor=keyadmin, app=batch_app, name=batch_app.name, rest_api_key="NEWREST-0123456789", ip=None)
+    with pytest.raises(PermissionDenied):
+        services.audience_delete(actor=users["operator"], app=batch_app, name="secret-denied", ip=None)
+    open_app = services.app_create(
+        actor=keyadmin, name="Open app", api_key="OPENAPIKEY-0123", rest_api_key="OPENREST-0123", ip=None
+    )
+    services.audience_delete(actor=olga, app=open_app, name="open-campaign", ip=None)
+    services.security_event_record(kind=Kind.LOGIN_FAILED, ip="10.0.0.7", username="mallory")
+    return {**users, "olga": olga}
+
+
+def events_shown(client, batch_app) -> str:
+    """Everything the history paths show this client, as one text."""
+    texts = [client.get(reverse("home")).content.decode()]
+    for view in HISTORY_VIEWS:
+        texts.append(client.get(reverse("history"), {"view": view}).content.decode())
+        export = client.get(reverse("history_export"), {"view": view})
+        texts.append(b"".join(export.streaming_content).decode())
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "keyadmin", "superuser", "olga"])
+def test_a_restricted_apps_events_are_read_by_auditors_and_its_operators_only(role, restricted_history, batch_app):
+    client = Client()
+    client.force_login(restricted_history[role])
+    sees_restricted = role in AUDITORS | {"olga"}
+    shown = events_shown(client, batch_app)
+    # the events of no app and of open apps: everyone who reads the history
+    assert "mallory" in shown and "open-campaign" in shown and "Open app" in shown
+    # the restricted app's deletions, bulk jobs, key changes, denials, and its very name
+    for trace in ("secret-campaign", "secret-denied", "bulk job 1", "App keys replaced", batch_app.name):
+        assert (trace in shown) == sees_restricted, (role, trace)
+    restricted_event = AuditEvent.objects.get(audience="secret-campaign", kind=Kind.DELETE_REQUESTED)
+    detail = client.get(reverse("history_event", args=[restricted_event.pk]))
+    assert detail.status_code == (200 if sees_restricted else 404)
+    open_event = AuditEvent.objects.get(audience="open-campaign", kind=Kind.DELETE_REQUESTED)
+    assert client.get(reverse("history_event", args=[open_event.pk])).status_code == 200
+    # naming the hidden app in the filter is refused like an app that does not exist
+    filtered = client.get(reverse("history_export"), {"app": batch_app.pk})
+    assert filtered.status_code == (200 if sees_restricted else 400)
+    assert client.get(reverse("history_export"), {"app": 10**6}).status_code == 400
+
+
 def test_permission_denials_are_audited(viewer):
     client = Client()
     client.force_login(viewer)

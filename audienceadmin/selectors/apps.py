@@ -30,6 +30,14 @@ def apps_open_to(user: User) -> QuerySet[BatchApp]:
     return BatchApp.objects.filter(~Exists(restricted) | Exists(restricted.filter(user=user)))
 
 
+def apps_hidden_in_history(user: User) -> list[int]:
+    """The ids of the apps whose events ``user`` may not read: none for auditors (Viewers, Key
+    administrators, superusers); for anyone else, the apps restricted to operators other than them."""
+    if user.has_perm(roles.VIEW_EVERY_APP_HISTORY):
+        return []
+    return list(BatchApp.objects.exclude(pk__in=apps_open_to(user).values("pk")).values_list("pk", flat=True))
+
+
 def app_usable_by(app: BatchApp, user: User) -> bool:
     return apps_for_delete(user=user).filter(pk=app.pk).exists()
 
@@ -92,7 +100,7 @@ def app_by_name(name: str) -> BatchApp | None:
 
 def apps_in_history(*, user: User) -> QuerySet[BatchApp]:
     """The apps whose events ``user`` may read in the history (the filter's choices)."""
-    return BatchApp.objects.order_by("name")
+    return BatchApp.objects.exclude(pk__in=apps_hidden_in_history(user)).order_by("name")
 
 
 def apps_for_filter(*, user: User) -> list[BatchApp]:

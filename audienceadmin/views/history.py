@@ -26,7 +26,9 @@ def history(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = _filter_form(request)
     filters = form.to_filter()
     if form.is_valid():
-        page = selectors.history_page(filters, before=int_param(request, "before"), after=int_param(request, "after"))
+        page = selectors.history_page(
+            filters, user=request.user, before=int_param(request, "before"), after=int_param(request, "after")
+        )
     else:
         page = selectors.HistoryPage(rows=[], newer=None, older=None)  # the errors say why
     query = request.GET.copy()
@@ -61,7 +63,7 @@ def history_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse |
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return csv_export.response(
         selectors.EXPORT_FIELDS,
-        selectors.history_export_rows(filters),
+        selectors.history_export_rows(filters, user=request.user),
         filename=f"audit-{filters.view}-{stamp}.csv",
     )
 
@@ -70,7 +72,7 @@ def history_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse |
 @permission_required(roles.VIEW_AUDIT)
 def history_event(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     try:
-        event, events = selectors.audit_event_with_attempt(pk)
+        event, events = selectors.audit_event_with_attempt(pk, user=request.user)
     except AuditEvent.DoesNotExist:
         raise Http404("No such audit event") from None
     return render(request, "audienceadmin/history_event.html", {"event": event, "events": events})
