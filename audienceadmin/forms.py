@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
-from audienceadmin import names, selectors, wording
+from audienceadmin import app_names, names, selectors, wording
 from audienceadmin.batch import Secret
 from audienceadmin.models import AuditEvent, BatchApp
 from audienceadmin.selectors import HISTORY_VIEW_CHOICES, HistoryFilter
@@ -129,9 +129,14 @@ class AppForm(forms.Form):
                 ].help_text = f"Stored key ends in {hint}. Leave empty to keep it; type a new one to replace it."
 
     def clean_name(self) -> str:
-        name: str = self.cleaned_data["name"].strip()
-        if selectors.app_name_taken(name, by_another_than=self.instance):
-            raise forms.ValidationError("An app with this name already exists.")
+        """A new or changed name is normalised and checked (``app_names``); an unchanged one is kept."""
+        name: str = self.cleaned_data["name"]
+        if self.instance is not None and name == self.instance.name:
+            return name
+        name = app_names.normalised(name)
+        why = selectors.app_name_refusal(name, by_another_than=self.instance)
+        if why is not None:
+            raise forms.ValidationError(why)
         return name
 
 

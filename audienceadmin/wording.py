@@ -184,6 +184,30 @@ def name_not_allowed(name: str, bad_characters: list[str]) -> str:
     )
 
 
+# App names (audienceadmin/app_names.py).
+
+APP_NAME_EMPTY = "Type a name for the app."
+APP_NAME_TAKEN = "An app with this name already exists."
+
+
+def app_name_invisible(character: str) -> str:
+    return (
+        f"The name holds an invisible or control character ({character}): "
+        "it would look like another name. Type the name again without it."
+    )
+
+
+def app_name_odd_space(character: str) -> str:
+    return f"The name holds a space other than a plain space ({character}). Use plain spaces only."
+
+
+def app_name_confusable(existing: str) -> str:
+    return (
+        f"This name looks like that of the app “{existing}” (same letters up to case, spacing or "
+        "look-alike letters from another alphabet). Choose a name operators cannot mistake for it."
+    )
+
+
 # Refusals before anything is sent.
 
 INVALID_NAME = "Invalid audience name."

@@ -10,7 +10,7 @@ calls, and services and commands share them; call sites use the names re-exporte
 from audienceadmin.selectors.apps import (
     app_allowed_operators,
     app_by_name,
-    app_name_taken,
+    app_name_refusal,
     app_usable_by,
     apps_active,
     apps_all,
@@ -64,7 +64,7 @@ __all__ = [
     "Progress",
     "app_allowed_operators",
     "app_by_name",
-    "app_name_taken",
+    "app_name_refusal",
     "app_usable_by",
     "apps_active",
     "apps_all",

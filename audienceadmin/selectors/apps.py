@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from audienceadmin import roles
+from audienceadmin import app_names, roles, wording
 from audienceadmin.models import AuditEvent, BatchApp
 
 if TYPE_CHECKING:
@@ -86,12 +86,21 @@ def app_allowed_operators(app: BatchApp) -> QuerySet[User]:
     return app.allowed_operators.all()
 
 
-def app_name_taken(name: str, *, by_another_than: BatchApp | None = None) -> bool:
-    """Some app (other than ``by_another_than``, the one being edited) has this name."""
-    others = BatchApp.objects.filter(name=name)
+def app_name_refusal(name: str, *, by_another_than: BatchApp | None = None) -> str | None:
+    """Why a new name (already ``app_names.normalised``) is refused, or None: it holds invisible or
+    odd characters, or it looks like the name of an app other than ``by_another_than`` (the one
+    being renamed). Apps are few: their names are compared in Python, by skeleton."""
+    why = app_names.refusal(name)
+    if why is not None:
+        return why
+    others = BatchApp.objects.all()
     if by_another_than is not None:
         others = others.exclude(pk=by_another_than.pk)
-    return others.exists()
+    target = app_names.skeleton(name)
+    for other in others.values_list("name", flat=True).iterator():
+        if app_names.skeleton(other) == target:
+            return wording.APP_NAME_TAKEN if other == name else wording.app_name_confusable(other)
+    return None
 
 
 def app_by_name(name: str) -> BatchApp | None:
