@@ -220,6 +220,25 @@ def app_archived(app_name: str) -> str:
     return f"App “{app_name}” is archived."
 
 
+def cli_needs_operator_role(username: str) -> str:
+    return f"User {username!r} may not delete audiences (needs the Operators role)."
+
+
+def cli_app_restricted(username: str, app_name: str) -> str:
+    return (
+        f"User {username!r} may not delete audiences in app {app_name!r}: the app is restricted to other "
+        "operators. A key administrator can add them to its list."
+    )
+
+
+def cli_origin(details: dict[str, object]) -> str:
+    """Where a command-line deletion came from, from its *requested* event's details: "" if unknown."""
+    if not details.get("cli_os_user"):
+        return ""
+    on_behalf = f", on behalf of {details['on_behalf_of']}" if details.get("on_behalf_of") else ""
+    return f"command line, run by OS user {details['cli_os_user']}{on_behalf}"
+
+
 # Interrupted attempts and bulk jobs.
 
 INTERRUPTED = "interrupted: no answer recorded"

@@ -85,6 +85,7 @@ class EventRow:
     message: str
     tries: int | None
     duration_ms: int | None
+    details: dict[str, Any]
 
     @property
     def pk(self) -> int:
