@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
@@ -55,22 +57,37 @@ def check_batch_url(app_configs, **kwargs) -> list[Error]:
 
 @register()
 def check_stored_secrets_decrypt(app_configs, **kwargs) -> list[Error]:
-    """Every stored key must be readable with the configured keys (names the app, never a key)."""
+    """Every stored key must be readable with the configured keys (E004) and sealed for the row and
+    field it is stored in (E006: a ciphertext copied from elsewhere). Names the app, never a key."""
+    from audienceadmin.models import BatchApp
+
     try:
         fields.multifernet()
     except ImproperlyConfigured:
         return []  # reported by E002
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT name, api_key, rest_api_key FROM audienceadmin_batchapp ORDER BY name")
+            cursor.execute("SELECT id, name, api_key, rest_api_key FROM audienceadmin_batchapp ORDER BY name")
             rows = cursor.fetchall()
     except DatabaseError:
         return []  # no database or not migrated yet: nothing stored to check
     errors = []
-    for name, *tokens in rows:
-        for label, token in zip(("Batch API key", "REST API key"), tokens, strict=True):
+    columns = {name: cast(fields.EncryptedTextField, BatchApp._meta.get_field(name)) for name in BatchApp.KEY_FIELDS}
+    app_names = {pk: name for pk, name, *_ in rows}
+    for pk, name, *tokens in rows:
+        for column, token in zip(columns.values(), tokens, strict=True):
+            label = column.verbose_name
             try:
-                fields.decrypt(token)
+                fields.SealedKey(token, model=column.model_label, field=column.attname).open(row=pk)
+            except fields.MisboundKeyError as exc:
+                errors.append(
+                    Error(
+                        f"The {label} stored for app “{name}” {_misbound(exc, columns, app_names)}.",
+                        hint="Someone with write access to the database put it there: find out who, then re-enter "
+                        "the app's keys in the dashboard.",
+                        id="audienceadmin.E006",
+                    )
+                )
             except fields.DecryptionError:
                 errors.append(
                     Error(
@@ -81,3 +98,13 @@ def check_stored_secrets_decrypt(app_configs, **kwargs) -> list[Error]:
                     )
                 )
     return errors
+
+
+def _misbound(exc: fields.MisboundKeyError, columns: dict, app_names: dict[int, str]) -> str:
+    """Where a misbound key came from, in words (E006)."""
+    if exc.bound_to is None:
+        return "is not bound to its app: it predates key binding (migration 0011) or comes from an old backup"
+    _, other, field = exc.bound_to
+    owner = f"app “{app_names[other]}”" if other in app_names else f"app #{other}, which no longer exists"
+    label = columns[field].verbose_name if field in columns else field
+    return f"was encrypted as the {label} of {owner}: it was copied there, not set through the dashboard"

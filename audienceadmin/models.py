@@ -44,6 +44,20 @@ class BatchApp(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    KEY_FIELDS = ("api_key", "rest_api_key")
+
+    def save(self, *args, **kwargs):
+        """A key is sealed with its row's id (``fields.EncryptedTextField``), which the insert
+        assigns: a new row is inserted without its keys, which are written once it has its id, in
+        the same transaction."""
+        if self.pk is not None:
+            return super().save(*args, **kwargs)
+        using = kwargs.get("using") or router.db_for_write(BatchApp, instance=self)
+        with transaction.atomic(using=using):
+            super().save(*args, **kwargs)
+            super().save(using=using, update_fields=self.KEY_FIELDS)
+        return None
+
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None

@@ -23,7 +23,7 @@ Outcome = AuditEvent.Outcome
 # client's reason for an outcome).
 REASONS = {
     "deleted": "",
-    "undecryptable_keys": "the app's stored keys cannot be decrypted; nothing was sent to Batch",
+    "undecryptable_keys": "the app's stored keys cannot be decrypted or belong to another app; nothing was sent",
     "timeout": "no answer before the read timeout",
     "connection_lost": "connection lost after the request was sent",
     "gateway_timeout": "a proxy timed out waiting for Batch",
@@ -134,7 +134,8 @@ def _describe_failure(result: DeletionResult, app: str, audience: str, said: str
     if result.reason == "undecryptable_keys":
         return (
             f"The stored keys of app {app} cannot be decrypted with the configured "
-            "FIELD_ENCRYPTION_KEYS. Nothing was sent to Batch and nothing was deleted. "
+            "FIELD_ENCRYPTION_KEYS, or were copied there from another app (manage.py check says which). "
+            "Nothing was sent to Batch and nothing was deleted. "
             "An administrator must restore the encryption key, or re-enter the app's keys."
         )
     if result.reason == "redirect":
@@ -274,7 +275,10 @@ CONNECTION_OK, CONNECTION_FAILED = "ok", "failed"  # the audit event's message, 
 
 
 def connection_undecryptable(app_name: str) -> str:
-    return f"The stored keys of app “{app_name}” cannot be decrypted with FIELD_ENCRYPTION_KEYS."
+    return (
+        f"The stored keys of app “{app_name}” cannot be decrypted with FIELD_ENCRYPTION_KEYS, or were copied "
+        "there from another app (manage.py check says which)."
+    )
 
 
 def connection_refused(app_name: str, status: int | None, error_name: str) -> str:

@@ -116,9 +116,10 @@ def app_archive(*, actor: Actor, app: BatchApp, ip: str | None) -> BatchApp:
 
 
 def app_credentials(app: BatchApp) -> batch.Credentials:
-    """Decrypt the app's current keys (raises DecryptionError if the configured keys cannot)."""
-    api_key, rest_api_key = BatchApp.objects.filter(pk=app.pk).values_list("api_key", "rest_api_key").get()
-    return batch.Credentials(api_key=batch.Secret(api_key), rest_api_key=batch.Secret(rest_api_key))
+    """Decrypt the app's current keys. Raises DecryptionError if the configured keys cannot, and
+    MisboundKeyError (a DecryptionError) if a key was sealed for another row or field."""
+    row = BatchApp.objects.defer(None).only("pk", *BatchApp.KEY_FIELDS).get(pk=app.pk)
+    return batch.Credentials(api_key=batch.Secret(row.api_key), rest_api_key=batch.Secret(row.rest_api_key))
 
 
 @dataclass(frozen=True)
