@@ -92,6 +92,7 @@ class AuditEvent(models.Model):
         CONNECTION_TESTED = "connection_tested", "Connection tested"
         KEYS_REENCRYPTED = "keys_reencrypted", "Stored keys re-encrypted"
         LOGIN_FAILED = "login_failed", "Login failed"
+        LOGIN_FAILURES_COUNTED = "login_failures_counted", "Failed logins counted"
         LOCKED_OUT = "locked_out", "Locked out"
         PERMISSION_DENIED = "permission_denied", "Permission denied"
         BULK_QUEUED = "bulk_queued", "Bulk deletion queued"
@@ -184,6 +185,27 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are insert-only: they cannot be deleted.")
+
+
+class LoginFailureBurst(models.Model):
+    """Failed logins from one IP counted, not recorded one by one, while they come in a burst
+    (``services.logins``): a row per burst, closed into one audit event with its counts. Not part
+    of the chain: a counter the audit event replaces, in the same transaction."""
+
+    ip = models.GenericIPAddressField()
+    started_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+    refused_while_locked_out = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["ip", "started_at"], name="login_burst_ip_started"),
+            models.Index(fields=["started_at"], name="login_burst_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.failures} failed logins from {self.ip} since {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
 class AuditVerification(models.Model):

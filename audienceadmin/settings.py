@@ -176,14 +176,20 @@ if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_COOKIE_HTTPONLY = True
 
-# Login throttling (django-axes): lock a username+IP out after repeated failures.
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failures, lock out the username from that
+# IP, and the IP itself whatever the usernames tried (axes counts each parameter against the same
+# limit). A successful login clears only its own username's failures (audienceadmin.access).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = "audienceadmin.access.axes_lockout_parameters"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "audienceadmin.access.client_ip"
+# Failed logins in the audit: past this many from one IP within the window (seconds), the next
+# window's failures are counted into one event instead of one event each (services/logins.py).
+AUDIT_LOGIN_BURST_THRESHOLD = env.int("AUDIT_LOGIN_BURST_THRESHOLD", default=10)
+AUDIT_LOGIN_BURST_WINDOW = env.float("AUDIT_LOGIN_BURST_WINDOW", default=60.0)
 # How many reverse proxies (that append to X-Forwarded-For) stand in front of the app: 0 = none.
 TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
 

@@ -7,6 +7,7 @@ values (names, statuses, reasons), never a request or a model, so any caller can
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from audienceadmin import batch
@@ -182,6 +183,20 @@ def name_not_allowed(name: str, bad_characters: list[str]) -> str:
     return (
         f"“{name[:60]}” is not a valid audience name: Batch does not allow {shown}. "
         "Use only letters, digits, “_” and “-”."
+    )
+
+
+# Failed logins (audienceadmin/services/logins.py).
+
+LOCKED_OUT = "login refused: too many failed attempts"
+
+
+def login_failures_counted(failures: int, ip: str, first: datetime, last: datetime, refused: int) -> str:
+    span = f"{first.astimezone(UTC):%Y-%m-%d %H:%M:%S} and {last.astimezone(UTC):%H:%M:%S} UTC"
+    refusals = f" ({refused} of them refused while locked out)" if refused else ""
+    return (
+        f"{failures} failed login{'s' if failures != 1 else ''} from {ip} between {span}, counted rather than "
+        f"recorded one by one{refusals}."
     )
 
 

@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 import sys
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -454,6 +455,55 @@ def test_repeated_failed_logins_lock_the_account_out_and_are_audited(operator, s
     assert AuditEvent.objects.filter(kind=Kind.LOCKED_OUT, actor_username="otto").exists()
     for event in AuditEvent.objects.all():
         assert "wrong" not in event.message and PASSWORD not in event.message
+
+
+def test_failures_at_changing_usernames_lock_the_ip_out(operator, settings):
+    client = Client()
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("login"), {"username": f"guess-{i}", "password": "wrong"})
+    response = client.post(reverse("login"), {"username": "otto", "password": PASSWORD})
+    assert response.status_code == 429  # the IP is locked out, whatever the username
+    other_ip = Client(REMOTE_ADDR="10.9.9.9").post(reverse("login"), {"username": "otto", "password": PASSWORD})
+    assert other_ip.status_code == 302  # the account itself is not
+
+
+def test_a_successful_login_does_not_clear_an_ips_failures_at_other_accounts(operator, settings):
+    """Someone with a valid account must not be able to reset the IP's count between guesses."""
+    client = Client()
+    for i in range(settings.AXES_FAILURE_LIMIT - 1):
+        client.post(reverse("login"), {"username": f"victim-{i}", "password": "wrong"})
+    assert client.post(reverse("login"), {"username": "otto", "password": PASSWORD}).status_code == 302
+    client.post(reverse("logout"))
+    client.post(reverse("login"), {"username": "victim-x", "password": "wrong"})
+    assert client.post(reverse("login"), {"username": "otto", "password": PASSWORD}).status_code == 429
+
+
+def test_a_burst_of_failed_logins_is_one_event_with_its_count(viewer, settings, monkeypatch):
+    """200 failed logins, a new username each time, from one IP: the first ones are events of their
+    own, the rest are counted into one event once the burst's window is over; none is lost."""
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    for i in range(200):
+        client.post(reverse("login"), {"username": f"user-{i}", "password": "wrong"})
+    individual = AuditEvent.objects.filter(kind=Kind.LOGIN_FAILED, ip="203.0.113.9").count()
+    assert individual == settings.AUDIT_LOGIN_BURST_THRESHOLD
+    assert AuditEvent.objects.filter(kind=Kind.LOCKED_OUT, ip="203.0.113.9").exists()  # lockouts still recorded
+    assert not AuditEvent.objects.filter(kind=Kind.LOGIN_FAILURES_COUNTED).exists()  # the burst is still open
+
+    from django.utils import timezone
+
+    later = timezone.now() + timedelta(seconds=settings.AUDIT_LOGIN_BURST_WINDOW + 1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    history = Client()
+    history.force_login(viewer)
+    page = history.get(reverse("history"), {"view": "security"}).content.decode()
+    [counted] = AuditEvent.objects.filter(kind=Kind.LOGIN_FAILURES_COUNTED)
+    assert counted.ip == "203.0.113.9" and individual + counted.details["failures"] == 200
+    assert counted.details["refused_while_locked_out"] > 0
+    assert f"{200 - individual} failed logins from 203.0.113.9 between" in counted.message
+    assert counted.message in page
+    assert AuditEvent.objects.count() < 30  # instead of 200 failures and as many lockouts
+    assert history.get(reverse("history"), {"view": "security"}).status_code == 200
+    assert AuditEvent.objects.filter(kind=Kind.LOGIN_FAILURES_COUNTED).count() == 1  # closed once
 
 
 def test_logins_expire_after_inactivity_without_a_write_per_request(operator, monkeypatch):

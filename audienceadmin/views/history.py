@@ -23,6 +23,7 @@ def _filter_form(request: AuthenticatedHttpRequest) -> HistoryFilterForm:
 @permission_required(roles.VIEW_AUDIT)
 def history(request: AuthenticatedHttpRequest) -> HttpResponse:
     services.attempts_sweep_now_and_then()  # close attempts whose process died
+    services.login_bursts_close()  # failed logins counted in a burst that is over: their event
     form = _filter_form(request)
     filters = form.to_filter()
     if form.is_valid():
