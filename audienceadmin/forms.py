@@ -165,7 +165,7 @@ class HistoryFilterForm(forms.Form):
     until = forms.DateField(label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
-        """``apps``: those whose events the user may read (``selectors.apps_visible_in_history``)."""
+        """``apps``: those whose events the user may read (``selectors.apps_in_history``)."""
         super().__init__(*args, **kwargs)
         _offer_only(self, "app", apps)
 

@@ -35,6 +35,7 @@ class BatchApp(models.Model):
     )
 
     objects = BatchAppManager()
+    KEY_FIELDS = ("api_key", "rest_api_key")
 
     class Meta:
         ordering = ["name"]
@@ -43,8 +44,6 @@ class BatchApp(models.Model):
 
     def __str__(self) -> str:
         return self.name
-
-    KEY_FIELDS = ("api_key", "rest_api_key")
 
     def save(self, *args, **kwargs):
         """A key is sealed with its row's id (``fields.EncryptedTextField``), which the insert

@@ -138,12 +138,14 @@ def _visible(qs: QuerySet[AuditEvent], user: User) -> QuerySet[AuditEvent]:
 def _filtered(f: HistoryFilter, kinds: Sequence[str], user: User) -> QuerySet[AuditEvent]:
     """The events of ``kinds`` matching the filter that ``user`` may read; every branch is served by
     an index on (kind, …, id)."""
+    qs: QuerySet[AuditEvent]
     if not kinds:
-        qs = _visible(AuditEvent.objects.all(), user)
+        qs = AuditEvent.objects.all()
     elif len(kinds) == 1:
-        qs = _visible(AuditEvent.objects.filter(kind=kinds[0]), user)
+        qs = AuditEvent.objects.filter(kind=kinds[0])
     else:
-        qs = _visible(AuditEvent.objects.filter(kind__in=kinds), user)
+        qs = AuditEvent.objects.filter(kind__in=kinds)
+    qs = _visible(qs, user)
     if f.app:
         qs = qs.filter(app_id=f.app)
     if f.actor:

@@ -18,6 +18,7 @@ request) are always written one by one.
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 from django.conf import settings
@@ -44,7 +45,7 @@ def lockout_record(*, username: str, ip: str | None) -> None:
 
 def _record(kind: str, *, username: str, ip: str | None, message: str = "") -> None:
     login_bursts_close()
-    if ip is not None and _counted(kind, ip):
+    if ip is not None and _counted(kind, ipaddress.ip_address(ip).compressed):  # as the audit stores it
         return
     security_event_record(kind=kind, username=username, ip=ip, message=message)
 
