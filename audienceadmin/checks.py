@@ -8,8 +8,12 @@ from django.conf import settings
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection
+from django.db.migrations.recorder import MigrationRecorder
 
 from audienceadmin import audit, fields
+
+# The migration that sealed the keys stored before it: until it has run, an unsealed key is expected.
+KEYS_SEALED_MIGRATION = "0011_bind_keys_to_their_rows"
 
 
 @register()
@@ -71,6 +75,9 @@ def check_stored_secrets_decrypt(app_configs, **kwargs) -> list[Error]:
             rows = cursor.fetchall()
     except DatabaseError:
         return []  # no database or not migrated yet: nothing stored to check
+    sealing_migrated = (BatchApp._meta.app_label, KEYS_SEALED_MIGRATION) in MigrationRecorder(
+        connection
+    ).applied_migrations()
     errors = []
     columns = {name: cast(fields.EncryptedTextField, BatchApp._meta.get_field(name)) for name in BatchApp.KEY_FIELDS}
     app_names = {pk: name for pk, name, *_ in rows}
@@ -80,14 +87,9 @@ def check_stored_secrets_decrypt(app_configs, **kwargs) -> list[Error]:
             try:
                 fields.SealedKey(token, model=column.model_label, field=column.attname).open(row=pk)
             except fields.MisboundKeyError as exc:
-                errors.append(
-                    Error(
-                        f"The {label} stored for app “{name}” {_misbound(exc, columns, app_names)}.",
-                        hint="Someone with write access to the database put it there: find out who, then re-enter "
-                        "the app's keys in the dashboard.",
-                        id="audienceadmin.E006",
-                    )
-                )
+                if exc.bound_to is None and not sealing_migrated:
+                    continue  # stored before keys were sealed: migration 0011 seals it (migrate runs this check)
+                errors.append(_misbound(exc, f"The {label} stored for app “{name}”", columns, app_names))
             except fields.DecryptionError:
                 errors.append(
                     Error(
@@ -100,11 +102,21 @@ def check_stored_secrets_decrypt(app_configs, **kwargs) -> list[Error]:
     return errors
 
 
-def _misbound(exc: fields.MisboundKeyError, columns: dict, app_names: dict[int, str]) -> str:
-    """Where a misbound key came from, in words (E006)."""
+def _misbound(exc: fields.MisboundKeyError, key: str, columns: dict, app_names: dict[int, str]) -> Error:
+    """E006: where a key that does not belong to its row came from, in words."""
     if exc.bound_to is None:
-        return "is not bound to its app: it predates key binding (migration 0011) or comes from an old backup"
+        return Error(
+            f"{key} is not sealed for its app: it was stored before keys were sealed, and yet migration "
+            f"{KEYS_SEALED_MIGRATION} has run (so it comes from an old backup, or was written there).",
+            hint="Re-enter the app's keys in the dashboard.",
+            id="audienceadmin.E006",
+        )
     _, other, field = exc.bound_to
     owner = f"app “{app_names[other]}”" if other in app_names else f"app #{other}, which no longer exists"
     label = columns[field].verbose_name if field in columns else field
-    return f"was encrypted as the {label} of {owner}: it was copied there, not set through the dashboard"
+    return Error(
+        f"{key} was encrypted as the {label} of {owner}: it was copied there, not set through the dashboard.",
+        hint="Someone with write access to the database put it there: find out who, then re-enter the app's keys "
+        "in the dashboard.",
+        id="audienceadmin.E006",
+    )
