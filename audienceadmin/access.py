@@ -47,6 +47,20 @@ def client_ip(request: HttpRequest) -> str | None:
     return request.META.get("REMOTE_ADDR") or None
 
 
+# django-axes counts failures per username and IP, and per IP alone (AXES_LOCKOUT_PARAMETERS).
+USERNAME_AND_IP = ["username", "ip_address"]
+
+
+def axes_lockout_parameters(request: Any, credentials: dict[str, Any] | None = None) -> list[str | list[str]]:
+    """What django-axes counts failures by: the username from an IP, and the IP alone (so that
+    changing usernames does not escape the limit). Axes also uses this list to choose what a
+    successful login clears (AXES_RESET_ON_SUCCESS): then only that username's failures from that IP,
+    so that someone with a valid account cannot clear an IP's count of failures at others' accounts."""
+    if getattr(getattr(request, "user", None), "is_authenticated", False):  # a login has just succeeded
+        return [USERNAME_AND_IP]
+    return [USERNAME_AND_IP, "ip_address"]
+
+
 def permission_required(perm: str) -> Callable[[View], View]:
     """Like Django's (403 for a logged-in user without ``perm``), and the refusal is audited.
     ``perm`` is one of the constants of ``audienceadmin.roles``."""

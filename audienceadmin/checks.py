@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.core.checks import Error, register
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection
+from django.db.migrations.recorder import MigrationRecorder
 
 from audienceadmin import audit, fields
+
+# The migration that sealed the keys stored before it: until it has run, an unsealed key is expected.
+KEYS_SEALED_MIGRATION = "0013_bind_keys_to_their_rows"
 
 
 @register()
@@ -55,22 +61,35 @@ def check_batch_url(app_configs, **kwargs) -> list[Error]:
 
 @register()
 def check_stored_secrets_decrypt(app_configs, **kwargs) -> list[Error]:
-    """Every stored key must be readable with the configured keys (names the app, never a key)."""
+    """Every stored key must be readable with the configured keys (E004) and sealed for the row and
+    field it is stored in (E006: a ciphertext copied from elsewhere). Names the app, never a key."""
+    from audienceadmin.models import BatchApp
+
     try:
         fields.multifernet()
     except ImproperlyConfigured:
         return []  # reported by E002
     try:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT name, api_key, rest_api_key FROM audienceadmin_batchapp ORDER BY name")
+            cursor.execute("SELECT id, name, api_key, rest_api_key FROM audienceadmin_batchapp ORDER BY name")
             rows = cursor.fetchall()
     except DatabaseError:
         return []  # no database or not migrated yet: nothing stored to check
+    sealing_migrated = (BatchApp._meta.app_label, KEYS_SEALED_MIGRATION) in MigrationRecorder(
+        connection
+    ).applied_migrations()
     errors = []
-    for name, *tokens in rows:
-        for label, token in zip(("Batch API key", "REST API key"), tokens, strict=True):
+    columns = {name: cast(fields.EncryptedTextField, BatchApp._meta.get_field(name)) for name in BatchApp.KEY_FIELDS}
+    app_names = {pk: name for pk, name, *_ in rows}
+    for pk, name, *tokens in rows:
+        for column, token in zip(columns.values(), tokens, strict=True):
+            label = column.verbose_name
             try:
-                fields.decrypt(token)
+                fields.SealedKey(token, model=column.model_label, field=column.attname).open(row=pk)
+            except fields.MisboundKeyError as exc:
+                if exc.bound_to is None and not sealing_migrated:
+                    continue  # stored before keys were sealed: migration 0013 seals it (migrate runs this check)
+                errors.append(_misbound(exc, f"The {label} stored for app “{name}”", columns, app_names))
             except fields.DecryptionError:
                 errors.append(
                     Error(
@@ -81,3 +100,23 @@ def check_stored_secrets_decrypt(app_configs, **kwargs) -> list[Error]:
                     )
                 )
     return errors
+
+
+def _misbound(exc: fields.MisboundKeyError, key: str, columns: dict, app_names: dict[int, str]) -> Error:
+    """E006: where a key that does not belong to its row came from, in words."""
+    if exc.bound_to is None:
+        return Error(
+            f"{key} is not sealed for its app: it was stored before keys were sealed, and yet migration "
+            f"{KEYS_SEALED_MIGRATION} has run (so it comes from an old backup, or was written there).",
+            hint="Re-enter the app's keys in the dashboard.",
+            id="audienceadmin.E006",
+        )
+    _, other, field = exc.bound_to
+    owner = f"app “{app_names[other]}”" if other in app_names else f"app #{other}, which no longer exists"
+    label = columns[field].verbose_name if field in columns else field
+    return Error(
+        f"{key} was encrypted as the {label} of {owner}: it was copied there, not set through the dashboard.",
+        hint="Someone with write access to the database put it there: find out who, then re-enter the app's keys "
+        "in the dashboard.",
+        id="audienceadmin.E006",
+    )

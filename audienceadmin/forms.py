@@ -1,13 +1,15 @@
 from __future__ import annotations
 
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
 from django.http import QueryDict
+from django.utils import timezone
 
-from audienceadmin import names, selectors, wording
+from audienceadmin import app_names, names, selectors, wording
 from audienceadmin.batch import Secret
 from audienceadmin.models import AuditEvent, BatchApp
 from audienceadmin.selectors import HISTORY_VIEW_CHOICES, HistoryFilter
@@ -127,17 +129,31 @@ class AppForm(forms.Form):
                 ].help_text = f"Stored key ends in {hint}. Leave empty to keep it; type a new one to replace it."
 
     def clean_name(self) -> str:
-        name: str = self.cleaned_data["name"].strip()
-        if selectors.app_name_taken(name, by_another_than=self.instance):
-            raise forms.ValidationError("An app with this name already exists.")
+        """A new or changed name is normalised and checked (``app_names``); an unchanged one is kept."""
+        name: str = self.cleaned_data["name"]
+        if self.instance is not None and name == self.instance.name:
+            return name
+        name = app_names.normalised(name)
+        why = selectors.app_name_refusal(name, by_another_than=self.instance)
+        if why is not None:
+            raise forms.ValidationError(why)
         return name
 
 
+# The days the history's date filters accept: a day's start and end, in any timezone, stay
+# within what a datetime (and so the database) can hold.
+FIRST_DAY = date.min + timedelta(days=1)
+LAST_DAY = date.max - timedelta(days=1)
+
+
 class HistoryFilterForm(forms.Form):
-    """The history's filters, read from the query string so that every view is a bookmarkable URL."""
+    """The history's filters, read from the query string so that every view is a bookmarkable URL.
+
+    The page and its CSV export read the same form: the same filters give the same rows, and a
+    filter that is not valid is an error for both (the export never falls back to other rows)."""
 
     view = forms.ChoiceField(choices=HISTORY_VIEW_CHOICES, required=False, widget=forms.HiddenInput)
-    app = forms.ModelChoiceField(queryset=BatchApp.objects.order_by("name"), required=False, empty_label="All apps")
+    app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), required=False, empty_label="All apps", label="App")
     actor = forms.CharField(label="Who", required=False, max_length=150)
     outcome = forms.ChoiceField(
         choices=[("", "All outcomes"), *AuditEvent.Outcome.choices], required=False, label="Outcome"
@@ -148,6 +164,24 @@ class HistoryFilterForm(forms.Form):
     since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
     until = forms.DateField(label="To (inclusive)", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
+    def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
+        """``apps``: those whose events the user may read (``selectors.apps_in_history``)."""
+        super().__init__(*args, **kwargs)
+        _offer_only(self, "app", apps)
+
+    def _clean_day(self, field: str) -> date | None:
+        day: date | None = self.cleaned_data.get(field)
+        if day is not None and not FIRST_DAY <= day <= LAST_DAY:
+            # A day's bounds in any timezone must be datetimes the database can hold.
+            raise forms.ValidationError(f"Choose a date between {FIRST_DAY.isoformat()} and {LAST_DAY.isoformat()}.")
+        return day
+
+    def clean_since(self) -> date | None:
+        return self._clean_day("since")
+
+    def clean_until(self) -> date | None:
+        return self._clean_day("until")
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
@@ -155,9 +189,22 @@ class HistoryFilterForm(forms.Form):
             self.add_error("until", "“To” is before “From”.")
         return cleaned
 
+    def error_text(self) -> str:
+        """Every error, one line each, named by its field: the CSV export's refusal."""
+        return "\n".join(
+            f"{self.fields[name].label or name}: {message}" if name in self.fields else str(message)
+            for name, messages in self.errors.items()
+            for message in messages
+        )
+
     def to_filter(self) -> HistoryFilter:
-        data = self.cleaned_data if self.is_valid() else {}
-        app = data.get("app")
+        """The filter of the valid fields (all of them when the form is valid). The days are turned
+        into times here, in the operator's timezone, while the request has it active: a streamed CSV
+        body runs after the timezone middleware has reset it."""
+        self.is_valid()
+        data = self.cleaned_data
+        app, since, until = data.get("app"), data.get("since"), data.get("until")
+        zone = timezone.get_current_timezone()
         return HistoryFilter(
             view=data.get("view") or "deletions",
             app=app.pk if app else None,
@@ -165,8 +212,10 @@ class HistoryFilterForm(forms.Form):
             outcome=data.get("outcome") or "",
             audience=(data.get("audience") or "").strip(),
             prefix=bool(data.get("prefix")),
-            since=data.get("since"),
-            until=data.get("until"),
+            since=since,
+            until=until,
+            start=datetime.combine(since, time.min, tzinfo=zone) if since else None,
+            end=datetime.combine(until + timedelta(days=1), time.min, tzinfo=zone) if until else None,
         )
 
 
@@ -180,18 +229,22 @@ class BulkNamesForm(forms.Form):
     )
     file = forms.FileField(label="…or a .txt or .csv file", required=False, help_text="At most 1 MB, UTF-8.")
 
-    def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, apps: QuerySet[BatchApp], refused_files: frozenset[str] = frozenset(), **kwargs: Any
+    ) -> None:
+        """``refused_files``: the file fields whose upload was stopped for its size (``uploads``)."""
         super().__init__(*args, **kwargs)
         _offer_only(self, "app", apps)
+        self.refused_files = refused_files
 
     def clean_file(self) -> str:
         upload = self.cleaned_data.get("file")
+        if "file" in self.refused_files or (upload and upload.size > settings.UPLOAD_MAX_BYTES):
+            raise forms.ValidationError("The file is larger than 1 MB.")
         if not upload:
             return ""
         if not upload.name.lower().endswith((".txt", ".csv")):
             raise forms.ValidationError("Upload a .txt or .csv file.")
-        if upload.size > 1024 * 1024:
-            raise forms.ValidationError("The file is larger than 1 MB.")
         try:
             text: str = upload.read().decode("utf-8-sig")
             return text

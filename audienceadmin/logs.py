@@ -7,6 +7,12 @@ context variable for the duration of the request and logs one ``request finished
 record; ``JsonFormatter`` writes one JSON object per line. Only a fixed set of ``extra=`` fields
 is written (never the whole record), so nothing is logged by accident.
 
+**One record, one line, in both formats.** A value logged may come from anyone (an app name, an
+audience, a tried username, a path): a newline in it must not start what looks like another record.
+Both formatters escape the characters that end a line or hide text (``LINE_BREAKERS``: C0 and C1
+controls, DEL, the Unicode line and paragraph separators, the bidirectional overrides) as ``\\n``,
+``\\x85``, ``\\u2028``...; the plain format prefixes each line of a traceback with ``  | ``.
+
 This module imports nothing from Django at import time: gunicorn's master uses the formatter too.
 """
 
@@ -32,6 +38,25 @@ EXTRA_FIELDS = ("status", "duration_ms", "app", "audience", "outcome", "attempt"
 CONTEXT_FIELDS = ("request_id", "user", "path", "method")
 
 request_logger = logging.getLogger("audienceadmin.requests")
+
+# Everything that ends a line somewhere (str.splitlines, terminals, log shippers) or hides text:
+# C0 controls, DEL, C1 controls (NEL among them), the line and paragraph separators, bidi controls.
+LINE_BREAKERS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_SHORT_ESCAPES = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    return _SHORT_ESCAPES.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
+
+
+def one_line(text: str) -> str:
+    """``text`` with every line-breaking or hiding character escaped (``\\n``, ``\\x1b``, ``\\u2028``)."""
+    return LINE_BREAKERS.sub(_escape_one, text)
+
+
+def _json_escape_one(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
 
 
 @dataclass(frozen=True)
@@ -94,15 +119,31 @@ class RequestContextFilter(logging.Filter):
 
 
 class PlainFormatter(logging.Formatter):
-    """The human format (development), with the request id when there is one."""
+    """The human format (development), with the request id when there is one. The message is one
+    line (``one_line``); a traceback follows on lines that each start with ``  | ``, so that no
+    text inside it can pass for a record of its own."""
+
+    CONTINUATION = "  | "
 
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s%(rid)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
         request_id = getattr(record, "request_id", None)
-        record.rid = f" [{request_id}]" if request_id else ""
-        return super().format(record)
+        record.rid = f" [{one_line(str(request_id))}]" if request_id else ""
+        record.message = one_line(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        text = self.formatMessage(record)
+        blocks = []
+        if record.exc_info:
+            blocks.append(self.formatException(record.exc_info))
+        elif record.exc_text:
+            blocks.append(record.exc_text)
+        if record.stack_info:
+            blocks.append(self.formatStack(record.stack_info))
+        for block in blocks:
+            text += "".join(f"\n{self.CONTINUATION}{one_line(line)}" for line in block.split("\n"))
+        return text
 
 
 class JsonFormatter(logging.Formatter):
@@ -126,7 +167,9 @@ class JsonFormatter(logging.Formatter):
             entry["exc"] = record.exc_text
         if record.stack_info:
             entry["stack"] = record.stack_info
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        # json.dumps escapes C0 controls but keeps DEL, C1 controls and U+2028/2029, which split
+        # lines in some readers: escaped too (inside strings only, where they can only be).
+        return LINE_BREAKERS.sub(_json_escape_one, json.dumps(entry, ensure_ascii=False, default=str))
 
 
 class RequestIdMiddleware:

@@ -1,4 +1,5 @@
-"""Per-request settings of the operator's session: their timezone, and the sliding expiry of their login."""
+"""Per-request settings of the operator's session: their timezone, the sliding expiry of their login,
+and no copy of what they saw left in a cache."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from functools import cache
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 from django.utils import timezone
+from django.utils.cache import add_never_cache_headers
 
 COOKIE = "tz"
 
@@ -61,4 +63,21 @@ class SessionRefreshMiddleware:
             now = int(timezone.now().timestamp())
             if now - session.get(REFRESHED, 0) >= settings.SESSION_REFRESH_EVERY:
                 session[REFRESHED] = now
+        return response
+
+
+class NoStoreWhenLoggedInMiddleware:
+    """Every answer to a logged-in user (pages, CSV downloads, JSON, redirects) says
+    ``Cache-Control: no-store``, so neither the browser's cache nor a proxy keeps a copy of the
+    audit trail or a job's results for the next person at that computer. Answers to anonymous
+    requests (the login page, the health checks, static files) keep their own headers."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            add_never_cache_headers(response)
         return response

@@ -35,6 +35,7 @@ class BatchApp(models.Model):
     )
 
     objects = BatchAppManager()
+    KEY_FIELDS = ("api_key", "rest_api_key")
 
     class Meta:
         ordering = ["name"]
@@ -43,6 +44,18 @@ class BatchApp(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def save(self, *args, **kwargs):
+        """A key is sealed with its row's id (``fields.EncryptedTextField``), which the insert
+        assigns: a new row is inserted without its keys, which are written once it has its id, in
+        the same transaction."""
+        if self.pk is not None:
+            return super().save(*args, **kwargs)
+        using = kwargs.get("using") or router.db_for_write(BatchApp, instance=self)
+        with transaction.atomic(using=using):
+            super().save(*args, **kwargs)
+            super().save(using=using, update_fields=self.KEY_FIELDS)
+        return None
 
     @property
     def is_archived(self) -> bool:
@@ -78,6 +91,7 @@ class AuditEvent(models.Model):
         CONNECTION_TESTED = "connection_tested", "Connection tested"
         KEYS_REENCRYPTED = "keys_reencrypted", "Stored keys re-encrypted"
         LOGIN_FAILED = "login_failed", "Login failed"
+        LOGIN_FAILURES_COUNTED = "login_failures_counted", "Failed logins counted"
         LOCKED_OUT = "locked_out", "Locked out"
         PERMISSION_DENIED = "permission_denied", "Permission denied"
         BULK_QUEUED = "bulk_queued", "Bulk deletion queued"
@@ -139,6 +153,9 @@ class AuditEvent(models.Model):
             # An attempt has one *requested* and at most one *completed* event, whoever writes it.
             models.UniqueConstraint(fields=["attempt", "kind"], name="audit_one_event_per_attempt_kind"),
         ]
+        permissions = [
+            (roles.VIEW_EVERY_APP_HISTORY_CODENAME, "Can read the history of every app, restricted ones included")
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} by {self.actor_username} at {self.at:%Y-%m-%d %H:%M:%S}"
@@ -167,6 +184,27 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise PermissionError("Audit events are insert-only: they cannot be deleted.")
+
+
+class LoginFailureBurst(models.Model):
+    """Failed logins from one IP counted, not recorded one by one, while they come in a burst
+    (``services.logins``): a row per burst, closed into one audit event with its counts. Not part
+    of the chain: a counter the audit event replaces, in the same transaction."""
+
+    ip = models.GenericIPAddressField()
+    started_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    failures = models.PositiveIntegerField(default=0)
+    refused_while_locked_out = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["ip", "started_at"], name="login_burst_ip_started"),
+            models.Index(fields=["started_at"], name="login_burst_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.failures} failed logins from {self.ip} since {self.started_at:%Y-%m-%d %H:%M:%S}"
 
 
 class AuditVerification(models.Model):

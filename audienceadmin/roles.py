@@ -6,6 +6,7 @@ string typed at the place of use. Used by the data migration, views, services, s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 APP_LABEL = "audienceadmin"
@@ -16,6 +17,8 @@ VIEW_AUDIT_CODENAME = "view_auditevent"
 VIEW_APPS_CODENAME = "view_batchapp"
 ADD_APP_CODENAME = "add_batchapp"
 CHANGE_APP_CODENAME = "change_batchapp"
+# Auditors read the events of every app; without it, only those of the apps open to the user.
+VIEW_EVERY_APP_HISTORY_CODENAME = "view_every_app_history"  # AuditEvent.Meta.permissions
 
 # The same permissions as ``user.has_perm`` names them.
 DELETE_AUDIENCE = f"{APP_LABEL}.{DELETE_AUDIENCE_CODENAME}"
@@ -23,27 +26,53 @@ VIEW_AUDIT = f"{APP_LABEL}.{VIEW_AUDIT_CODENAME}"
 VIEW_APPS = f"{APP_LABEL}.{VIEW_APPS_CODENAME}"
 ADD_APP = f"{APP_LABEL}.{ADD_APP_CODENAME}"
 CHANGE_APP = f"{APP_LABEL}.{CHANGE_APP_CODENAME}"
+VIEW_EVERY_APP_HISTORY = f"{APP_LABEL}.{VIEW_EVERY_APP_HISTORY_CODENAME}"
 
 VIEWERS = "Viewers"
 OPERATORS = "Operators"
 KEY_ADMINISTRATORS = "Key administrators"
 
-# Group name -> permission codenames (all in the audienceadmin app).
+# Group name -> permission codenames (all in the audienceadmin app). Viewers and key administrators
+# are the auditors: they read the history of every app. Operators read that of the apps open to them
+# (and the events of no app): an app restricted to other operators stays out of their sight.
 ROLES: dict[str, list[str]] = {
-    VIEWERS: [VIEW_AUDIT_CODENAME],
+    VIEWERS: [VIEW_AUDIT_CODENAME, VIEW_EVERY_APP_HISTORY_CODENAME],
     OPERATORS: [VIEW_AUDIT_CODENAME, DELETE_AUDIENCE_CODENAME],
-    KEY_ADMINISTRATORS: [VIEW_AUDIT_CODENAME, VIEW_APPS_CODENAME, ADD_APP_CODENAME, CHANGE_APP_CODENAME],
+    KEY_ADMINISTRATORS: [
+        VIEW_AUDIT_CODENAME,
+        VIEW_EVERY_APP_HISTORY_CODENAME,
+        VIEW_APPS_CODENAME,
+        ADD_APP_CODENAME,
+        CHANGE_APP_CODENAME,
+    ],
 }
 
 
-def ensure_roles(group_model: Any, permission_model: Any) -> None:
+def ensure_roles(group_model: Any, permission_model: Any, roles: dict[str, list[str]] = ROLES) -> None:
     """Create the groups and give each exactly its permissions. Idempotent.
 
-    Takes the models as arguments: the data migration passes its historical ones."""
-    for group_name, codenames in ROLES.items():
+    Takes the models as arguments: the data migrations pass their historical ones (and the roles
+    as they were when the migration was written)."""
+    for group_name, codenames in roles.items():
         group, _ = group_model.objects.get_or_create(name=group_name)
         perms = permission_model.objects.filter(content_type__app_label=APP_LABEL, codename__in=codenames)
         missing = set(codenames) - set(perms.values_list("codename", flat=True))
         if missing:
             raise RuntimeError(f"Permissions missing for {group_name}: {sorted(missing)}")
         group.permissions.set(perms)
+
+
+def roles_migration(roles: dict[str, list[str]]) -> Callable[[Any, Any], None]:
+    """A data migration step that sets the groups to ``roles``. It creates the permissions first,
+    which Django would otherwise create only after every migration."""
+
+    def migrate(apps: Any, schema_editor: Any) -> None:
+        from django.contrib.auth.management import create_permissions
+
+        for app_config in apps.get_app_configs():
+            app_config.models_module = True
+            create_permissions(app_config, apps=apps, verbosity=0)
+            app_config.models_module = None
+        ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), roles)
+
+    return migrate

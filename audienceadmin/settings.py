@@ -66,6 +66,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "audienceadmin.middleware.NoStoreWhenLoggedInMiddleware",  # after authentication: it reads the user
     "audienceadmin.middleware.OperatorTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -181,14 +182,20 @@ if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 CSRF_COOKIE_HTTPONLY = True
 
-# Login throttling (django-axes): lock a username+IP out after repeated failures.
+# Login throttling (django-axes): after AXES_FAILURE_LIMIT failures, lock out the username from that
+# IP, and the IP itself whatever the usernames tried (axes counts each parameter against the same
+# limit). A successful login clears only its own username's failures (audienceadmin.access).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("AXES_COOLOFF_HOURS", default=0.25)  # hours
-AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_LOCKOUT_PARAMETERS = "audienceadmin.access.axes_lockout_parameters"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 AXES_VERBOSE = False
 AXES_CLIENT_IP_CALLABLE = "audienceadmin.access.client_ip"
+# Failed logins in the audit: past this many from one IP within the window (seconds), the next
+# window's failures are counted into one event instead of one event each (services/logins.py).
+AUDIT_LOGIN_BURST_THRESHOLD = env.int("AUDIT_LOGIN_BURST_THRESHOLD", default=10)
+AUDIT_LOGIN_BURST_WINDOW = env.float("AUDIT_LOGIN_BURST_WINDOW", default=60.0)
 # How many reverse proxies (that append to X-Forwarded-For) stand in front of the app: 0 = none.
 TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
 
@@ -202,6 +209,13 @@ BATCH_API_CONNECT_TIMEOUT = env.float("BATCH_API_CONNECT_TIMEOUT", default=3.05)
 BATCH_API_DEADLINE = env.float("BATCH_API_DEADLINE", default=30.0)
 # Tries per operation for the retryable answers (connection refused, 500, 503, 429).
 BATCH_API_MAX_TRIES = env.int("BATCH_API_MAX_TRIES", default=4)
+# Request bodies. Uploads (the bulk list) are kept in memory and stopped past UPLOAD_MAX_BYTES
+# (audienceadmin/uploads.py); form fields without files (a pasted list) may hold up to 2 MB. The
+# reverse proxy refuses larger bodies first (README, Deploying: `client_max_body_size 2m`).
+UPLOAD_MAX_BYTES = 1024 * 1024
+UPLOAD_DRAIN_MAX_BYTES = DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
+FILE_UPLOAD_HANDLERS = ["audienceadmin.uploads.BoundedUploadHandler"]
 # Bulk deletion: Batch calls in flight at once per job (keep it modest: Batch rate-limits).
 BULK_CONCURRENCY = env.int("BULK_CONCURRENCY", default=4)
 # Seconds a bulk job's run holds its job without renewing it (renewed every twelfth of it; at least the

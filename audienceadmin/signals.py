@@ -1,4 +1,5 @@
-"""Receivers that turn authentication signals into audit events (the services write them)."""
+"""Receivers that turn authentication signals into audit events (the services write them; a burst
+from one address is counted, not written one by one: ``services.logins``)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from django.http import HttpRequest
 
 from audienceadmin import services
 from audienceadmin.access import client_ip
-from audienceadmin.models import AuditEvent
 
 
 def _ip(request: HttpRequest | None) -> str | None:
@@ -19,16 +19,9 @@ def _ip(request: HttpRequest | None) -> str | None:
 @receiver(user_login_failed, dispatch_uid="audit_login_failed")
 def audit_login_failed(sender, credentials, request=None, **kwargs) -> None:
     # `credentials` is already cleansed by Django: only the username is kept here, never a password.
-    services.security_event_record(
-        kind=AuditEvent.Kind.LOGIN_FAILED, username=str(credentials.get("username", "")), ip=_ip(request)
-    )
+    services.login_failure_record(username=str(credentials.get("username", ""))[:150], ip=_ip(request))
 
 
 @receiver(user_locked_out, dispatch_uid="audit_locked_out")
 def audit_locked_out(sender, request=None, username=None, ip_address=None, **kwargs) -> None:
-    services.security_event_record(
-        kind=AuditEvent.Kind.LOCKED_OUT,
-        username=str(username or ""),
-        ip=ip_address or _ip(request),
-        message="login refused: too many failed attempts",
-    )
+    services.lockout_record(username=str(username or "")[:150], ip=ip_address or _ip(request))

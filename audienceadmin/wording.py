@@ -7,6 +7,7 @@ values (names, statuses, reasons), never a request or a model, so any caller can
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from audienceadmin import batch
@@ -23,7 +24,7 @@ Outcome = AuditEvent.Outcome
 # client's reason for an outcome).
 REASONS = {
     "deleted": "",
-    "undecryptable_keys": "the app's stored keys cannot be decrypted; nothing was sent to Batch",
+    "undecryptable_keys": "the app's stored keys cannot be decrypted or belong to another app; nothing was sent",
     "timeout": "no answer before the read timeout",
     "connection_lost": "connection lost after the request was sent",
     "gateway_timeout": "a proxy timed out waiting for Batch",
@@ -134,7 +135,8 @@ def _describe_failure(result: DeletionResult, app: str, audience: str, said: str
     if result.reason == "undecryptable_keys":
         return (
             f"The stored keys of app {app} cannot be decrypted with the configured "
-            "FIELD_ENCRYPTION_KEYS. Nothing was sent to Batch and nothing was deleted. "
+            "FIELD_ENCRYPTION_KEYS, or were copied there from another app (manage.py check says which). "
+            "Nothing was sent to Batch and nothing was deleted. "
             "An administrator must restore the encryption key, or re-enter the app's keys."
         )
     if result.reason == "redirect":
@@ -184,6 +186,44 @@ def name_not_allowed(name: str, bad_characters: list[str]) -> str:
     )
 
 
+# Failed logins (audienceadmin/services/logins.py).
+
+LOCKED_OUT = "login refused: too many failed attempts"
+
+
+def login_failures_counted(failures: int, ip: str, first: datetime, last: datetime, refused: int) -> str:
+    span = f"{first.astimezone(UTC):%Y-%m-%d %H:%M:%S} and {last.astimezone(UTC):%H:%M:%S} UTC"
+    refusals = f" ({refused} of them refused while locked out)" if refused else ""
+    return (
+        f"{failures} failed login{'s' if failures != 1 else ''} from {ip} between {span}, counted rather than "
+        f"recorded one by one{refusals}."
+    )
+
+
+# App names (audienceadmin/app_names.py).
+
+APP_NAME_EMPTY = "Type a name for the app."
+APP_NAME_TAKEN = "An app with this name already exists."
+
+
+def app_name_invisible(character: str) -> str:
+    return (
+        f"The name holds an invisible or control character ({character}): "
+        "it would look like another name. Type the name again without it."
+    )
+
+
+def app_name_odd_space(character: str) -> str:
+    return f"The name holds a space other than a plain space ({character}). Use plain spaces only."
+
+
+def app_name_confusable(existing: str) -> str:
+    return (
+        f"This name looks like that of the app “{existing}” (same letters up to case, spacing or "
+        "look-alike letters from another alphabet). Choose a name operators cannot mistake for it."
+    )
+
+
 # Refusals before anything is sent.
 
 INVALID_NAME = "Invalid audience name."
@@ -194,6 +234,25 @@ BULK_LIST_INVALID = "The list must hold between 1 and BULK_MAX_ITEMS valid names
 
 def app_archived(app_name: str) -> str:
     return f"App “{app_name}” is archived."
+
+
+def cli_needs_operator_role(username: str) -> str:
+    return f"User {username!r} may not delete audiences (needs the Operators role)."
+
+
+def cli_app_restricted(username: str, app_name: str) -> str:
+    return (
+        f"User {username!r} may not delete audiences in app {app_name!r}: the app is restricted to other "
+        "operators. A key administrator can add them to its list."
+    )
+
+
+def cli_origin(details: dict[str, object]) -> str:
+    """Where a command-line deletion came from, from its *requested* event's details: "" if unknown."""
+    if not details.get("cli_os_user"):
+        return ""
+    on_behalf = f", on behalf of {details['on_behalf_of']}" if details.get("on_behalf_of") else ""
+    return f"command line, run by OS user {details['cli_os_user']}{on_behalf}"
 
 
 # Interrupted attempts and bulk jobs.
@@ -232,7 +291,10 @@ CONNECTION_OK, CONNECTION_FAILED = "ok", "failed"  # the audit event's message, 
 
 
 def connection_undecryptable(app_name: str) -> str:
-    return f"The stored keys of app “{app_name}” cannot be decrypted with FIELD_ENCRYPTION_KEYS."
+    return (
+        f"The stored keys of app “{app_name}” cannot be decrypted with FIELD_ENCRYPTION_KEYS, or were copied "
+        "there from another app (manage.py check says which)."
+    )
 
 
 def connection_refused(app_name: str, status: int | None, error_name: str) -> str:

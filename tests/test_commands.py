@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import pwd
 import subprocess
 import sys
 from io import StringIO
@@ -7,9 +9,12 @@ from io import StringIO
 import pytest
 from django.contrib.auth.models import Group
 from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
 
-from audienceadmin import roles
+from audienceadmin import roles, services
 from audienceadmin.models import AuditEvent
+from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +33,47 @@ def test_cli_deletes_and_audits_like_the_web(operator, batch_app, fast_client, s
     assert (requested.source, requested.actor, completed.outcome) == ("cli", operator, "deleted")
 
 
-def test_cli_without_actor_records_the_os_user(batch_app, fast_client):
+REAL_OS_USER = pwd.getpwuid(os.getuid()).pw_name
+
+
+@pytest.fixture
+def forged_login_name(monkeypatch):
+    """The environment names someone else: only the process's real uid says who runs the command."""
+    for variable in ("LOGNAME", "USER", "LNAME", "USERNAME"):
+        monkeypatch.setenv(variable, "mallory")
+
+
+def test_cli_without_actor_records_the_os_user_of_the_process(batch_app, fast_client, forged_login_name):
     run("--app", "Shop iOS", "beta")
-    assert AuditEvent.objects.filter(audience="beta").first().actor_username.startswith("cli:")
+    requested = AuditEvent.objects.filter(audience="beta").order_by("id").first()
+    assert requested.actor_username == f"cli:{REAL_OS_USER}" and requested.actor is None
+    assert requested.details == {"cli_os_user": REAL_OS_USER}
+
+
+def test_cli_on_behalf_of_a_user_records_who_ran_it_too(operator, viewer, batch_app, fast_client, forged_login_name):
+    run("--app", "Shop iOS", "--actor", "otto", "beta")
+    requested, completed = AuditEvent.objects.filter(audience="beta").order_by("id")
+    assert (requested.actor, requested.actor_username, completed.actor_username) == (operator, "otto", "otto")
+    assert requested.details == {"cli_os_user": REAL_OS_USER, "on_behalf_of": "otto"}
+    # the history says it, in the list and on the event's page
+    client = Client()
+    client.force_login(viewer)
+    origin = f"command line, run by OS user {REAL_OS_USER}, on behalf of otto"
+    assert origin in client.get(reverse("history")).content.decode()
+    assert origin in client.get(reverse("history_event", args=[requested.pk])).content.decode()
+    assert "mallory" not in client.get(reverse("history")).content.decode()
+
+
+def test_cli_tells_an_operator_that_the_app_is_restricted_to_others(
+    django_user_model, role_groups, operator, keyadmin, batch_app, simulator
+):
+    olga = make_user(django_user_model, "olga", role_groups[roles.OPERATORS])
+    services.app_update(actor=keyadmin, app=batch_app, name=batch_app.name, ip=None, allowed_operators=[olga])
+    with pytest.raises(CommandError) as excinfo:
+        run("--app", "Shop iOS", "--actor", "otto", "beta")
+    assert excinfo.value.returncode == 2
+    assert "restricted to other operators" in str(excinfo.value) and "Operators role" not in str(excinfo.value)
+    assert simulator.requests == []
 
 
 def test_cli_exits_1_when_batch_does_not_delete(batch_app, fast_client, simulator):
@@ -48,7 +91,7 @@ def test_cli_exits_1_when_batch_does_not_delete(batch_app, fast_client, simulato
         (["--app", "Shop iOS", "bad name"], "Invalid audience name"),
         (["--app", "No such app", "beta"], "No app named"),
         (["--app", "Shop iOS", "--actor", "nobody", "beta"], "No active user"),
-        (["--app", "Shop iOS", "--actor", "vera", "beta"], "may not delete"),
+        (["--app", "Shop iOS", "--actor", "vera", "beta"], "may not delete audiences \\(needs the Operators role"),
     ],
 )
 def test_cli_exits_2_on_bad_input_without_calling_batch(viewer, batch_app, simulator, args, words):

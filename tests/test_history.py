@@ -175,3 +175,117 @@ def test_times_and_days_are_the_operators(client, monkeypatch):
     assert ">2026-03-01 20:30:00</time>" in utc and "Times are shown in UTC" in utc
     bogus = page("Mars/Olympus_Mons", "2026-03-01")
     assert ">2026-03-01 20:30:00</time>" in bogus and "Times are shown in UTC" in bogus
+
+
+# --- the same filters, the same rows and the same errors for the page and its CSV ------------------
+
+
+def page_event_ids(response) -> set[int]:
+    ids = set()
+    for row in response.context["page"].rows:
+        events = [row.requested, row.completed] if hasattr(row, "requested") else [row]
+        ids.update(e.id for e in events if e is not None)
+    return ids
+
+
+def csv_event_ids(response) -> set[int]:
+    assert response.status_code == 200 and response.streaming
+    return {int(r["id"]) for r in csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode()))}
+
+
+@pytest.fixture
+def around_tokyo_midnights(operator, batch_app, fast_client, monkeypatch):
+    """Deletions and failed logins on each side of two midnights in Tokyo (UTC+9), in the future:
+    an event's time is never before the previous event's (the chain's times grow)."""
+    clock = [datetime(2030, 3, 1, 14, 30, tzinfo=UTC)]
+    monkeypatch.setattr(timezone, "now", lambda: clock[0])
+    monkeypatch.setattr(dbclock, "db_now", lambda using="default": clock[0])  # events take the database's time
+    times = {  # UTC time -> the Tokyo day it belongs to
+        datetime(2030, 3, 1, 14, 30, tzinfo=UTC): "2030-03-01",  # 23:30 in Tokyo
+        datetime(2030, 3, 1, 15, 30, tzinfo=UTC): "2030-03-02",  # 00:30 the next day in Tokyo
+        datetime(2030, 3, 2, 14, 59, tzinfo=UTC): "2030-03-02",  # 23:59
+        datetime(2030, 3, 2, 15, 1, tzinfo=UTC): "2030-03-03",  # 00:01
+    }
+    for i, at in enumerate(times):
+        clock[0] = at
+        services.audience_delete(actor=operator, app=batch_app, name="spring-sale" if i == 1 else f"aud-{i}", ip=None)
+        services.security_event_record(kind=AuditEvent.Kind.LOGIN_FAILED, ip="10.0.0.9", username=f"guess-{i}")
+    monkeypatch.undo()
+    return times
+
+
+FILTER_SETS = [
+    {},
+    {"since": "2030-03-02"},
+    {"until": "2030-03-02"},
+    {"since": "2030-03-02", "until": "2030-03-02"},
+    {"outcome": "rejected"},
+    {"outcome": "deleted", "since": "2030-03-02"},
+    {"outcome": "rejected", "until": "2030-03-01"},
+    {"audience": "aud-", "prefix": "on", "since": "2030-03-03"},
+    {"actor": "otto", "until": "2030-03-02"},
+    {"view": "all", "since": "2030-03-02", "until": "2030-03-02"},
+    {"view": "security", "until": "2030-03-01"},
+    {"view": "security", "outcome": "deleted"},  # no outcome in this view: ignored by both
+]
+
+
+@pytest.mark.parametrize("filters", FILTER_SETS)
+def test_the_page_and_its_csv_list_the_same_events_in_the_operators_timezone(client, around_tokyo_midnights, filters):
+    client.cookies["tz"] = "Asia/Tokyo"
+    page = client.get(reverse("history"), filters)
+    assert page.status_code == 200
+    assert page_event_ids(page) == csv_event_ids(client.get(reverse("history_export"), filters))
+
+
+def test_the_date_filters_of_the_csv_mean_the_operators_days(client, around_tokyo_midnights):
+    client.cookies["tz"] = "Asia/Tokyo"
+    response = client.get(reverse("history_export"), {"view": "security", "since": "2030-03-02", "until": "2030-03-02"})
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["actor_username"] for r in rows] == ["guess-1", "guess-2"]  # 00:30 and 23:59 in Tokyo
+
+
+@pytest.mark.parametrize(
+    ("zone", "params", "field"),
+    [
+        ("Pacific/Kiritimati", {"until": "9999-12-31"}, "To (inclusive)"),
+        ("Pacific/Kiritimati", {"since": "0001-01-01"}, "From"),
+        ("Etc/GMT+12", {"until": "9999-12-31"}, "To (inclusive)"),
+        ("UTC", {"since": "0001-01-01", "until": "9999-12-31"}, "From"),
+    ],
+)
+def test_a_date_out_of_range_is_an_error_for_the_page_and_the_csv(client, attempts, zone, params, field):
+    client.cookies["tz"] = zone
+    page = client.get(reverse("history"), params)
+    assert page.status_code == 400
+    error = "Choose a date between 0001-01-02 and 9999-12-30."
+    assert error in page.content.decode() and page.context["page"].rows == []
+    refused = client.get(reverse("history_export"), params)
+    assert refused.status_code == 400 and not refused.streaming
+    assert f"{field}: {error}" in refused.content.decode()
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])
+def test_the_first_and_last_days_accepted_work_in_every_zone(client, attempts, zone):
+    client.cookies["tz"] = zone
+    params = {"since": "0001-01-02", "until": "9999-12-30"}
+    assert len(audiences(client.get(reverse("history"), params))) == 50
+    assert len(csv_event_ids(client.get(reverse("history_export"), params))) == 110
+
+
+@pytest.mark.parametrize(
+    ("params", "error"),
+    [
+        ({"since": "2030-03-02", "until": "2030-03-01", "app": "1"}, "To (inclusive): “To” is before “From”."),
+        ({"app": "999999", "outcome": "deleted"}, "App: Select a valid choice."),
+        ({"outcome": "vanished"}, "Outcome: Select a valid choice."),
+        ({"since": "yesterday"}, "From: Enter a valid date."),
+    ],
+)
+def test_an_invalid_filter_refuses_the_csv_with_the_pages_error(client, attempts, params, error):
+    page = client.get(reverse("history"), params)
+    assert page.status_code == 400 and page.context["page"].rows == []
+    assert error.split(": ", 1)[1] in page.content.decode().replace("&ldquo;", "“").replace("&rdquo;", "”")
+    refused = client.get(reverse("history_export"), params)
+    assert (refused.status_code, refused["Content-Type"]) == (400, "text/plain; charset=utf-8")
+    assert error in refused.content.decode()  # never a file of other rows

@@ -95,7 +95,7 @@ def test_an_anonymous_request_has_no_user_and_logging_runs_no_query(json_lines, 
 def test_a_request_that_escapes_every_error_page_is_still_logged(json_lines, operator, settings, monkeypatch):
     from audienceadmin import selectors
 
-    def broken():
+    def broken(**kwargs):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(selectors, "recent_attempts", broken)
@@ -187,3 +187,46 @@ def test_production_defaults_to_json_and_debug_to_plain(settings):
     assert _log_format(DJANGO_DEBUG="false", DJANGO_LOG_FORMAT="plain").stdout.strip() == "plain"
     refused = _log_format(DJANGO_LOG_FORMAT="xml")
     assert refused.returncode != 0 and "DJANGO_LOG_FORMAT must be json or plain" in refused.stderr
+
+
+# Every character that ends a line for some reader (str.splitlines, a terminal, a log shipper) or
+# hides text: a value logged with one must not start what looks like a record of its own.
+LINE_BREAKERS = ["\n", "\r", "\r\n", "\x0b", "\x0c", "\x1c", "\x1d", "\x1e", "\x1b[2K", "\x85", "\u2028", "\u2029"]
+FORGED = "2026-01-01 00:00:00,000 CRITICAL audienceadmin.services audience x deleted by admin"
+
+
+def _record(message: str, *args, exc_info=None, **extra) -> logging.LogRecord:
+    record = logging.LogRecord("audienceadmin.services", logging.INFO, __file__, 1, message, args, exc_info)
+    record.__dict__.update(extra)
+    logs.RequestContextFilter().filter(record)
+    return record
+
+
+@pytest.mark.parametrize("breaker", LINE_BREAKERS + ["\u202e", "\x00", "\x7f", "\t"])
+def test_a_value_cannot_forge_a_plain_log_line(breaker):
+    app_name = f"Shop{breaker}{FORGED}"
+    line = logs.PlainFormatter().format(_record("audience %s in app %s: %s", "beta", app_name, "rejected"))
+    assert len(line.splitlines()) == 1 and breaker not in line
+    assert line.endswith(f"audience beta in app Shop{logs.one_line(breaker)}{FORGED}: rejected")
+
+
+@pytest.mark.parametrize("breaker", LINE_BREAKERS + ["\u202e", "\x7f"])
+def test_a_value_cannot_forge_a_json_log_line(breaker):
+    app_name = f"Shop{breaker}{FORGED}"
+    record = _record("audience %s in app %s", "beta", app_name, app=app_name, audience="beta", path=f"/x{breaker}y")
+    line = logs.JsonFormatter().format(record)
+    assert len(line.splitlines()) == 1 and breaker not in line
+    entry = json.loads(line)  # still valid JSON, holding the exact values
+    expected = (f"audience beta in app {app_name}", app_name, f"/x{breaker}y")
+    assert (entry["message"], entry["app"], entry["path"]) == expected
+
+
+def test_a_traceback_in_the_plain_format_cannot_forge_a_line_either():
+    try:
+        raise ValueError(f"bad app Shop\n{FORGED}\u2028{FORGED}")
+    except ValueError:
+        record = _record("failed", exc_info=sys.exc_info())
+    lines = logs.PlainFormatter().format(record).split("\n")
+    assert lines[0].endswith(" INFO audienceadmin.services failed")
+    assert len(lines) > 3 and all(line.startswith("  | ") for line in lines[1:])
+    assert any("ValueError: bad app Shop" in line for line in lines) and "\u2028" not in "".join(lines)

@@ -6,6 +6,7 @@ import os
 import secrets
 import subprocess
 import sys
+from datetime import timedelta
 from io import StringIO
 from pathlib import Path
 
@@ -119,6 +120,87 @@ def test_permission_matrix(role, users, batch_app, fast_client):
             assert status == expected_status(url_name, role, method), (url_name, role, method)
             if expected_status(url_name, role, method) == 302 and status == 302:
                 assert response.url.startswith(reverse("login"))
+
+
+# --- who reads which events in History --------------------------------------------------------------
+
+# Auditors read the events of every app; operators those of the apps open to them and the events of
+# no app. Every URL is classified: a new page that shows audit events must join the matrix below.
+SHOWS_EVENTS = {"home", "history", "history_export", "history_event"}
+SHOWS_NO_EVENTS = {
+    "audience_browse_pick",
+    "audience_browse",
+    "audience_delete",
+    "audience_delete_confirm",
+    "bulk_new",  # a job's pages: 404 for an app not open to the user (bulk_jobs_for)
+    "bulk_confirm",
+    "bulk_job",
+    "bulk_job_progress",
+    "bulk_job_results",
+    "bulk_job_cancel",
+    "app_list",  # who last set the keys: key administrators only, auditors
+    "app_create",
+    "app_edit",
+    "app_test_connection",
+    "app_archive",
+}
+AUDITORS = {"viewer", "keyadmin", "superuser"}
+HISTORY_VIEWS = ["deletions", "keys", "security", "all"]
+
+
+def test_every_page_that_shows_audit_events_is_in_the_visibility_matrix():
+    assert set(RULES) == SHOWS_EVENTS | SHOWS_NO_EVENTS and not SHOWS_EVENTS & SHOWS_NO_EVENTS
+
+
+@pytest.fixture
+def restricted_history(users, django_user_model, role_groups, keyadmin, batch_app, fast_client, simulator):
+    """Shop iOS restricted to olga, with her deletion, a bulk job event, a key change and a denial;
+    an open app with a deletion; a failed login (no app)."""
+    olga = make_user(django_user_model, "olga", role_groups[roles.OPERATORS])
+    services.app_update(actor=keyadmin, app=batch_app, name=batch_app.name, ip=None, allowed_operators=[olga])
+    services.audience_delete(actor=olga, app=batch_app, name="secret-campaign", ip=None)
+    services.app_event_record(Kind.BULK_QUEUED, actor=olga, app=batch_app, ip=None, message="bulk job 1")
+    services.app_update(actor=keyadmin, app=batch_app, name=batch_app.name, rest_api_key="NEWREST-0123456789", ip=None)
+    with pytest.raises(PermissionDenied):
+        services.audience_delete(actor=users["operator"], app=batch_app, name="secret-denied", ip=None)
+    open_app = services.app_create(
+        actor=keyadmin, name="Open app", api_key="OPENAPIKEY-0123", rest_api_key="OPENREST-0123", ip=None
+    )
+    services.audience_delete(actor=olga, app=open_app, name="open-campaign", ip=None)
+    services.security_event_record(kind=Kind.LOGIN_FAILED, ip="10.0.0.7", username="mallory")
+    return {**users, "olga": olga}
+
+
+def events_shown(client, batch_app) -> str:
+    """Everything the history paths show this client, as one text."""
+    texts = [client.get(reverse("home")).content.decode()]
+    for view in HISTORY_VIEWS:
+        texts.append(client.get(reverse("history"), {"view": view}).content.decode())
+        export = client.get(reverse("history_export"), {"view": view})
+        texts.append(b"".join(export.streaming_content).decode())
+    return "\n".join(texts)
+
+
+@pytest.mark.parametrize("role", ["viewer", "operator", "keyadmin", "superuser", "olga"])
+def test_a_restricted_apps_events_are_read_by_auditors_and_its_operators_only(role, restricted_history, batch_app):
+    client = Client()
+    client.force_login(restricted_history[role])
+    sees_restricted = role in AUDITORS | {"olga"}
+    shown = events_shown(client, batch_app)
+    # the events of no app and of open apps: everyone who reads the history
+    assert "mallory" in shown and "open-campaign" in shown and "Open app" in shown
+    # the restricted app's deletions, bulk jobs, key changes, denials, and its very name
+    for trace in ("secret-campaign", "secret-denied", "bulk job 1", "App keys replaced", batch_app.name):
+        assert (trace in shown) == sees_restricted, (role, trace)
+    restricted_event = AuditEvent.objects.get(audience="secret-campaign", kind=Kind.DELETE_REQUESTED)
+    detail = client.get(reverse("history_event", args=[restricted_event.pk]))
+    assert detail.status_code == (200 if sees_restricted else 404)
+    open_event = AuditEvent.objects.get(audience="open-campaign", kind=Kind.DELETE_REQUESTED)
+    assert client.get(reverse("history_event", args=[open_event.pk])).status_code == 200
+    # naming the hidden app in the filter is refused like an app that does not exist
+    filtered = client.get(reverse("history_export"), {"app": batch_app.pk})
+    assert filtered.status_code == (200 if sees_restricted else 400)
+    assert client.get(reverse("history_export"), {"app": 10**6}).status_code == 400
 
 
 def test_permission_denials_are_audited(viewer):
@@ -330,6 +412,28 @@ def test_every_page_sends_a_strict_csp_and_no_inline_code(users, batch_app):
         assert "<script>" not in html and " style=" not in html and "<style" not in html, url
 
 
+def test_every_answer_to_a_logged_in_user_is_never_stored(users, batch_app, fast_client):
+    """Pages, CSV downloads, JSON and redirects: no browser or proxy cache keeps a copy of what a
+    logged-in user saw. Anonymous answers (the health checks) keep their own headers."""
+    from audienceadmin.models import BulkJob
+
+    job = BulkJob.objects.create(app=batch_app, created_by=users["operator"], concurrency=1)
+    client = Client()
+    client.force_login(users["superuser"])
+    for url_name, (methods, _allowed) in RULES.items():
+        if "GET" not in methods:
+            continue
+        if url_name == "history_event":
+            args = [AuditEvent.objects.order_by("id").first().pk]
+        else:
+            args = [job.pk] if url_name in NEEDS_JOB else [batch_app.pk] if url_name in NEEDS_APP else []
+        response = client.get(reverse(url_name, args=args))
+        assert response.status_code in (200, 302), url_name
+        assert "no-store" in response.get("Cache-Control", ""), url_name
+    assert "no-store" in client.get("/admin/").get("Cache-Control", "")
+    assert Client().get("/healthz")["Cache-Control"] == "max-age=0, no-cache, no-store, must-revalidate, private"
+
+
 def test_https_is_enforced_outside_debug(settings):
     settings.SECURE_SSL_REDIRECT = True
     response = Client().get(reverse("login"))
@@ -351,6 +455,55 @@ def test_repeated_failed_logins_lock_the_account_out_and_are_audited(operator, s
     assert AuditEvent.objects.filter(kind=Kind.LOCKED_OUT, actor_username="otto").exists()
     for event in AuditEvent.objects.all():
         assert "wrong" not in event.message and PASSWORD not in event.message
+
+
+def test_failures_at_changing_usernames_lock_the_ip_out(operator, settings):
+    client = Client()
+    for i in range(settings.AXES_FAILURE_LIMIT):
+        client.post(reverse("login"), {"username": f"guess-{i}", "password": "wrong"})
+    response = client.post(reverse("login"), {"username": "otto", "password": PASSWORD})
+    assert response.status_code == 429  # the IP is locked out, whatever the username
+    other_ip = Client(REMOTE_ADDR="10.9.9.9").post(reverse("login"), {"username": "otto", "password": PASSWORD})
+    assert other_ip.status_code == 302  # the account itself is not
+
+
+def test_a_successful_login_does_not_clear_an_ips_failures_at_other_accounts(operator, settings):
+    """Someone with a valid account must not be able to reset the IP's count between guesses."""
+    client = Client()
+    for i in range(settings.AXES_FAILURE_LIMIT - 1):
+        client.post(reverse("login"), {"username": f"victim-{i}", "password": "wrong"})
+    assert client.post(reverse("login"), {"username": "otto", "password": PASSWORD}).status_code == 302
+    client.post(reverse("logout"))
+    client.post(reverse("login"), {"username": "victim-x", "password": "wrong"})
+    assert client.post(reverse("login"), {"username": "otto", "password": PASSWORD}).status_code == 429
+
+
+def test_a_burst_of_failed_logins_is_one_event_with_its_count(viewer, settings, monkeypatch):
+    """200 failed logins, a new username each time, from one IP: the first ones are events of their
+    own, the rest are counted into one event once the burst's window is over; none is lost."""
+    client = Client(REMOTE_ADDR="203.0.113.9")
+    for i in range(200):
+        client.post(reverse("login"), {"username": f"user-{i}", "password": "wrong"})
+    individual = AuditEvent.objects.filter(kind=Kind.LOGIN_FAILED, ip="203.0.113.9").count()
+    assert individual == settings.AUDIT_LOGIN_BURST_THRESHOLD
+    assert AuditEvent.objects.filter(kind=Kind.LOCKED_OUT, ip="203.0.113.9").exists()  # lockouts still recorded
+    assert not AuditEvent.objects.filter(kind=Kind.LOGIN_FAILURES_COUNTED).exists()  # the burst is still open
+
+    from django.utils import timezone
+
+    later = timezone.now() + timedelta(seconds=settings.AUDIT_LOGIN_BURST_WINDOW + 1)
+    monkeypatch.setattr(timezone, "now", lambda: later)
+    history = Client()
+    history.force_login(viewer)
+    page = history.get(reverse("history"), {"view": "security"}).content.decode()
+    [counted] = AuditEvent.objects.filter(kind=Kind.LOGIN_FAILURES_COUNTED)
+    assert counted.ip == "203.0.113.9" and individual + counted.details["failures"] == 200
+    assert counted.details["refused_while_locked_out"] > 0
+    assert f"{200 - individual} failed logins from 203.0.113.9 between" in counted.message
+    assert counted.message in page
+    assert AuditEvent.objects.count() < 30  # instead of 200 failures and as many lockouts
+    assert history.get(reverse("history"), {"view": "security"}).status_code == 200
+    assert AuditEvent.objects.filter(kind=Kind.LOGIN_FAILURES_COUNTED).count() == 1  # closed once
 
 
 def test_logins_expire_after_inactivity_without_a_write_per_request(operator, monkeypatch):

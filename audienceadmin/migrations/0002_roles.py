@@ -1,18 +1,8 @@
 """Create the three roles (Viewers, Operators, Key administrators) with their permissions."""
 
-from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from audienceadmin.roles import ensure_roles
-
-
-def create_roles(apps, schema_editor):
-    # Permissions are normally created after all migrations; the groups need them now.
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_permissions(app_config, apps=apps, verbosity=0)
-        app_config.models_module = None
-    ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+from audienceadmin.roles import roles_migration
 
 
 class Migration(migrations.Migration):
@@ -22,4 +12,15 @@ class Migration(migrations.Migration):
         ("contenttypes", "0002_remove_content_type_name"),
     ]
 
-    operations = [migrations.RunPython(create_roles, migrations.RunPython.noop)]
+    operations = [
+        migrations.RunPython(
+            roles_migration(
+                {
+                    "Viewers": ["view_auditevent"],
+                    "Operators": ["view_auditevent", "delete_audience"],
+                    "Key administrators": ["view_auditevent", "view_batchapp", "add_batchapp", "change_batchapp"],
+                }
+            ),
+            migrations.RunPython.noop,
+        )
+    ]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 
-from audienceadmin import roles
+from audienceadmin import app_names, roles, wording
 from audienceadmin.models import AuditEvent, BatchApp
 
 if TYPE_CHECKING:
@@ -28,6 +28,14 @@ def apps_open_to(user: User) -> QuerySet[BatchApp]:
         return BatchApp.objects.all()
     restricted = BatchApp.allowed_operators.through.objects.filter(batchapp=OuterRef("pk"))
     return BatchApp.objects.filter(~Exists(restricted) | Exists(restricted.filter(user=user)))
+
+
+def apps_hidden_in_history(user: User) -> list[int]:
+    """The ids of the apps whose events ``user`` may not read: none for auditors (Viewers, Key
+    administrators, superusers); for anyone else, the apps restricted to operators other than them."""
+    if user.has_perm(roles.VIEW_EVERY_APP_HISTORY):
+        return []
+    return list(BatchApp.objects.exclude(pk__in=apps_open_to(user).values("pk")).values_list("pk", flat=True))
 
 
 def app_usable_by(app: BatchApp, user: User) -> bool:
@@ -78,20 +86,34 @@ def app_allowed_operators(app: BatchApp) -> QuerySet[User]:
     return app.allowed_operators.all()
 
 
-def app_name_taken(name: str, *, by_another_than: BatchApp | None = None) -> bool:
-    """Some app (other than ``by_another_than``, the one being edited) has this name."""
-    others = BatchApp.objects.filter(name=name)
+def app_name_refusal(name: str, *, by_another_than: BatchApp | None = None) -> str | None:
+    """Why a new name (already ``app_names.normalised``) is refused, or None: it holds invisible or
+    odd characters, or it looks like the name of an app other than ``by_another_than`` (the one
+    being renamed). Apps are few: their names are compared in Python, by skeleton."""
+    why = app_names.refusal(name)
+    if why is not None:
+        return why
+    others = BatchApp.objects.all()
     if by_another_than is not None:
         others = others.exclude(pk=by_another_than.pk)
-    return others.exists()
+    target = app_names.skeleton(name)
+    for other in others.values_list("name", flat=True).iterator():
+        if app_names.skeleton(other) == target:
+            return wording.APP_NAME_TAKEN if other == name else wording.app_name_confusable(other)
+    return None
 
 
 def app_by_name(name: str) -> BatchApp | None:
     return BatchApp.objects.filter(name=name).first()
 
 
-def apps_for_filter() -> list[BatchApp]:
-    return list(BatchApp.objects.order_by("name").only("pk", "name"))
+def apps_in_history(*, user: User) -> QuerySet[BatchApp]:
+    """The apps whose events ``user`` may read in the history (the filter's choices)."""
+    return BatchApp.objects.exclude(pk__in=apps_hidden_in_history(user)).order_by("name")
+
+
+def apps_for_filter(*, user: User) -> list[BatchApp]:
+    return list(apps_in_history(user=user).only("pk", "name"))
 
 
 def apps_with_key_status() -> QuerySet[BatchApp]:

@@ -6,16 +6,19 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, NamedTuple, cast
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 from django.db import connection
-from django.db.models import QuerySet, TextField
+from django.db.models import Exists, OuterRef, QuerySet, TextField
 from django.db.models.functions import Cast
-from django.utils import timezone
 
 from audienceadmin import audit
 from audienceadmin.models import AuditEvent, AuditVerification
+from audienceadmin.selectors.apps import apps_hidden_in_history
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 Kind = AuditEvent.Kind
 
@@ -45,7 +48,7 @@ KEY_KINDS = [
     Kind.CONNECTION_TESTED,
     Kind.KEYS_REENCRYPTED,
 ]
-SECURITY_KINDS = [Kind.LOGIN_FAILED, Kind.LOCKED_OUT, Kind.PERMISSION_DENIED]
+SECURITY_KINDS = [Kind.LOGIN_FAILED, Kind.LOGIN_FAILURES_COUNTED, Kind.LOCKED_OUT, Kind.PERMISSION_DENIED]
 
 
 class HistoryView(NamedTuple):
@@ -83,6 +86,7 @@ class EventRow:
     message: str
     tries: int | None
     duration_ms: int | None
+    details: dict[str, Any]
 
     @property
     def pk(self) -> int:
@@ -112,8 +116,10 @@ class HistoryFilter:
     outcome: str = ""
     audience: str = ""
     prefix: bool = False
-    since: date | None = None
+    since: date | None = None  # the days, as the operator chose them (shown in the form)
     until: date | None = None  # inclusive
+    start: datetime | None = None  # the same, as times in the operator's zone (the queries use these)
+    end: datetime | None = None  # exclusive: the start of the day after ``until``
 
 
 @dataclass(frozen=True)
@@ -123,18 +129,24 @@ class HistoryPage:
     older: int | None  # cursor for ?before=
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+def _visible(qs: QuerySet[AuditEvent], user: User) -> QuerySet[AuditEvent]:
+    """The events ``user`` may read: all of them for auditors; for operators, the events of the apps
+    open to them and those of no app. Every path to an event (pages, CSV, detail, home) goes here."""
+    hidden = apps_hidden_in_history(user)
+    return qs.exclude(app_id__in=hidden) if hidden else qs
 
 
-def _filtered(f: HistoryFilter, kinds: Sequence[str]) -> QuerySet[AuditEvent]:
-    """The events of ``kinds`` matching the filter; every branch is served by an index on (kind, …, id)."""
+def _filtered(f: HistoryFilter, kinds: Sequence[str], user: User) -> QuerySet[AuditEvent]:
+    """The events of ``kinds`` matching the filter that ``user`` may read; every branch is served by
+    an index on (kind, …, id)."""
+    qs: QuerySet[AuditEvent]
     if not kinds:
         qs = AuditEvent.objects.all()
     elif len(kinds) == 1:
         qs = AuditEvent.objects.filter(kind=kinds[0])
     else:
         qs = AuditEvent.objects.filter(kind__in=kinds)
+    qs = _visible(qs, user)
     if f.app:
         qs = qs.filter(app_id=f.app)
     if f.actor:
@@ -148,27 +160,27 @@ def _filtered(f: HistoryFilter, kinds: Sequence[str]) -> QuerySet[AuditEvent]:
         else:
             qs = qs.filter(audience__startswith=f.audience)
     # Times grow with ids (AuditEvent.save), so a date range is an id range: two index look-ups.
-    if f.since:
-        first = AuditEvent.objects.filter(at__gte=_day_start(f.since)).order_by("at").values_list("id", flat=True)
+    if f.start:
+        first = AuditEvent.objects.filter(at__gte=f.start).order_by("at").values_list("id", flat=True)
         qs = qs.filter(id__gte=first.first() or 1 << 62)
-    if f.until:
-        end = _day_start(f.until + timedelta(days=1))
-        last = AuditEvent.objects.filter(at__lt=end).order_by("-at").values_list("id", flat=True)
+    if f.end:
+        last = AuditEvent.objects.filter(at__lt=f.end).order_by("-at").values_list("id", flat=True)
         qs = qs.filter(id__lte=last.first() or 0)
     return qs
 
 
-def _drivers(f: HistoryFilter) -> QuerySet[AuditEvent]:
+def _drivers(f: HistoryFilter, user: User) -> QuerySet[AuditEvent]:
     if f.view == "deletions" and f.outcome:
-        return _filtered(f, [Kind.DELETE_COMPLETED]).filter(outcome=f.outcome)
-    return _filtered(f, HISTORY_VIEWS[f.view].kinds)
+        return _filtered(f, [Kind.DELETE_COMPLETED], user).filter(outcome=f.outcome)
+    return _filtered(f, HISTORY_VIEWS[f.view].kinds, user)
 
 
 def history_page(
-    f: HistoryFilter, *, before: int | None = None, after: int | None = None, limit: int = 50
+    f: HistoryFilter, *, user: User, before: int | None = None, after: int | None = None, limit: int = 50
 ) -> HistoryPage:
-    """One page of the history, newest first, by keyset on the event id: no OFFSET, no COUNT."""
-    drivers = _drivers(f)
+    """One page of the history that ``user`` may read, newest first, by keyset on the event id: no
+    OFFSET, no COUNT."""
+    drivers = _drivers(f, user)
     newer: int | None
     older: int | None
     if after is not None:
@@ -201,17 +213,28 @@ def _as_attempts(events: list[EventRow]) -> list[AttemptRow]:
     return rows
 
 
-def history_export_rows(f: HistoryFilter, batch: int = 5000) -> Iterator[list[Any]]:
-    """Every matching event (an attempt is two rows), in chain order, in keyset batches.
+def history_export_rows(f: HistoryFilter, *, user: User, batch: int = 5000) -> Iterator[list[Any]]:
+    """Every event of the rows the page lists for the same filter (an attempt is two rows: with an
+    outcome filter, both events of the attempts that ended so), in chain order, in keyset batches.
 
     The ORM builds each batch's SQL; the rows are read raw and only the time and the attempt are
     normalised (to ISO 8601 and the dashed UUID form, as on both databases): the ORM's per-value
     converters would halve the export's speed.
+
+    The query is built here, during the request (what ``user`` may read is decided now); the
+    rows are read as the response streams.
     """
-    kinds = [Kind.DELETE_REQUESTED, Kind.DELETE_COMPLETED] if f.view == "deletions" else HISTORY_VIEWS[f.view].kinds
-    qs = _filtered(f, kinds)
-    if f.outcome:
-        qs = qs.filter(outcome=f.outcome)
+    if f.view != "deletions":
+        qs = _filtered(f, HISTORY_VIEWS[f.view].kinds, user)
+    else:
+        qs = _filtered(f, [Kind.DELETE_REQUESTED, Kind.DELETE_COMPLETED], user)
+        if f.outcome:
+            completed = AuditEvent.objects.filter(attempt=OuterRef("attempt"), kind=Kind.DELETE_COMPLETED)
+            qs = qs.filter(Exists(completed.filter(outcome=f.outcome)))
+    return _export_batches(qs, batch)
+
+
+def _export_batches(qs: QuerySet[AuditEvent], batch: int) -> Iterator[list[Any]]:
     sqlite = connection.vendor == "sqlite"
     at_i, attempt_i = EXPORT_FIELDS.index("at"), EXPORT_FIELDS.index("attempt")
     fields = {name: Cast(name, TextField()) for name in ("at",)} if sqlite else {}
@@ -243,9 +266,10 @@ NOT_EXPORTED = ("actor_id", "app_id", "details")
 EXPORT_FIELDS = ("id", *(f for f in audit.SEALED_FIELDS if f not in NOT_EXPORTED), "prev_mac", "mac")
 
 
-def audit_event_with_attempt(pk: int) -> tuple[AuditEvent, list[AuditEvent]]:
-    """An event, and every event of its attempt (itself included), oldest first."""
-    event = AuditEvent.objects.select_related("app").get(pk=pk)
+def audit_event_with_attempt(pk: int, *, user: User) -> tuple[AuditEvent, list[AuditEvent]]:
+    """An event ``user`` may read, and every event of its attempt (itself included), oldest first.
+    An event they may not read does not exist for them (``AuditEvent.DoesNotExist``)."""
+    event = _visible(AuditEvent.objects.select_related("app"), user).get(pk=pk)
     if event.attempt is None:
         return event, [event]
     return event, list(AuditEvent.objects.filter(attempt=event.attempt).order_by("id"))
@@ -256,8 +280,8 @@ def attempt_events(attempt: uuid.UUID) -> dict[str, AuditEvent]:
     return {e.kind: e for e in AuditEvent.objects.filter(attempt=attempt)}
 
 
-def recent_attempts(limit: int = 5) -> list[AttemptRow]:
-    return cast(list[AttemptRow], history_page(HistoryFilter(), limit=limit).rows)  # the deletions view
+def recent_attempts(*, user: User, limit: int = 5) -> list[AttemptRow]:
+    return cast(list[AttemptRow], history_page(HistoryFilter(), user=user, limit=limit).rows)  # the deletions view
 
 
 def audit_event_id_by_mac(mac: str) -> int | None:

@@ -7,6 +7,7 @@ where the action happens. Call sites use the names re-exported here: ``services.
 - ``apps``: adding, changing, archiving apps; their keys decrypted for a call; the connection test;
 - ``keys``: re-encrypting stored keys under the newest encryption key;
 - ``events``: security and app events; verifying the audit chain;
+- ``logins``: failed logins and lockouts, a burst from one address counted in one event;
 - ``audiences``: reading from Batch (the audience browser, the impact preview);
 - ``bulk``: creating, cancelling and resuming bulk jobs (``audienceadmin.bulk_runner`` runs them).
 """
@@ -42,6 +43,7 @@ from audienceadmin.services.deletion import (
 )
 from audienceadmin.services.events import app_event_record, audit_log_verify, security_event_record
 from audienceadmin.services.keys import RotationReport, encryption_keys_rotate
+from audienceadmin.services.logins import lockout_record, login_bursts_close, login_failure_record
 
 __all__ = [
     "AUDIENCE_PAGE_SIZE",
@@ -75,6 +77,9 @@ __all__ = [
     "bulk_jobs_resume",
     "encryption_keys_rotate",
     "job_client",
+    "lockout_record",
+    "login_bursts_close",
+    "login_failure_record",
     "security_event_record",
     "stale_attempt_age",
     "sweep_throttle_reset",

@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from audienceadmin import batch, wording
+from audienceadmin import app_names, batch, selectors, wording
 from audienceadmin.batch import key_hint
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp
@@ -26,6 +27,16 @@ def _access_description(users: Iterable[User]) -> str:
     return wording.access_description(u.get_username() for u in users)
 
 
+def _checked_name(name: str, *, renaming: BatchApp | None = None) -> str:
+    """A new name, normalised; refused (``ValidationError``) if invisible characters or a likeness
+    to another app's name would let operators mistake one app for another (``app_names``)."""
+    name = app_names.normalised(name)
+    why = selectors.app_name_refusal(name, by_another_than=renaming)
+    if why is not None:
+        raise ValidationError(why, code="app_name")
+    return name
+
+
 @transaction.atomic
 def app_create(
     *,
@@ -37,7 +48,7 @@ def app_create(
     allowed_operators: Iterable[User] = (),
 ) -> BatchApp:
     app = BatchApp.objects.create(
-        name=name,
+        name=_checked_name(name),
         api_key=api_key,
         rest_api_key=rest_api_key,
         api_key_hint=key_hint(api_key),
@@ -61,8 +72,11 @@ def app_update(
     allowed_operators: Iterable[User] | None = None,
 ) -> BatchApp:
     """Rename, replace keys, restrict access. An empty key means "keep the stored one";
-    ``allowed_operators=None`` leaves access as it is."""
+    ``allowed_operators=None`` leaves access as it is. A name stored before the name rules
+    (``app_names``) is kept as it is; a new one is checked."""
     app = BatchApp.objects.select_for_update().get(pk=app.pk)
+    if name != app.name:
+        name = _checked_name(name, renaming=app)
     if name != app.name:
         old_name = app.name
         app.name = name
@@ -102,9 +116,10 @@ def app_archive(*, actor: Actor, app: BatchApp, ip: str | None) -> BatchApp:
 
 
 def app_credentials(app: BatchApp) -> batch.Credentials:
-    """Decrypt the app's current keys (raises DecryptionError if the configured keys cannot)."""
-    api_key, rest_api_key = BatchApp.objects.filter(pk=app.pk).values_list("api_key", "rest_api_key").get()
-    return batch.Credentials(api_key=batch.Secret(api_key), rest_api_key=batch.Secret(rest_api_key))
+    """Decrypt the app's current keys. Raises DecryptionError if the configured keys cannot, and
+    MisboundKeyError (a DecryptionError) if a key was sealed for another row or field."""
+    row = BatchApp.objects.defer(None).only("pk", *BatchApp.KEY_FIELDS).get(pk=app.pk)
+    return batch.Credentials(api_key=batch.Secret(row.api_key), rest_api_key=batch.Secret(row.rest_api_key))
 
 
 @dataclass(frozen=True)

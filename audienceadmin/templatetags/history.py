@@ -54,7 +54,10 @@ def _attempt_row(row, detail: str, zone: tzinfo) -> str:
         duration = "" if done.duration_ms is None else f"{int(done.duration_ms)} ms"
         if duration and (done.tries or 0) > 1:
             duration += f'<div class="muted small">{int(done.tries)} tries</div>'
-    cli = ' <span class="tag">CLI</span>' if req.source == "cli" else ""
+    cli = ""
+    if req.source == "cli":
+        origin = wording.cli_origin(req.details)
+        cli = ' <span class="tag">CLI</span>' + (f'<div class="muted small">{_e(origin)}</div>' if origin else "")
     return (
         f"<tr><td>{_when(req, detail, zone)}</td><td>{_e(req.actor_username)}{cli}</td><td>{_e(req.app_name)}</td>"
         f"<td><code>{_e(req.audience)}</code></td><td>{outcome}</td><td>{answer}</td>"
@@ -66,6 +69,12 @@ def _attempt_row(row, detail: str, zone: tzinfo) -> str:
 def attempt_rows(rows) -> SafeString:
     detail, zone = _detail_url(), timezone.get_current_timezone()
     return mark_safe("\n".join(_attempt_row(row, detail, zone) for row in rows))  # noqa: S308 - escaped above
+
+
+@register.filter
+def cli_origin(details) -> str:
+    """Where a command-line deletion came from (who ran it, for whom), for the event's page."""
+    return wording.cli_origin(details or {})
 
 
 @register.simple_tag

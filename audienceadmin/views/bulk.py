@@ -12,7 +12,7 @@ from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audienceadmin import csv_export, roles, selectors, services
+from audienceadmin import csv_export, roles, selectors, services, uploads
 from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import BulkConfirmForm, BulkNamesForm
 from audienceadmin.names import bulk_names_check
@@ -29,7 +29,8 @@ def bulk_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     data = request.POST.copy() if request.method == "POST" else None
     if data is not None and "picked" in data:  # from the audience browser's checkboxes
         data["names"] = "\n".join(data.getlist("picked"))
-    form = BulkNamesForm(data, request.FILES or None, apps=apps)
+    refused = uploads.refused_uploads(request) if data is not None else frozenset()
+    form = BulkNamesForm(data, request.FILES or None, apps=apps, refused_files=refused)
     if data is not None and form.is_valid():
         report = form.cleaned_data["report"]
         confirm = BulkConfirmForm(

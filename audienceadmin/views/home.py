@@ -16,7 +16,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     user = request.user
     context: dict[str, Any] = {}
     if user.has_perm(roles.VIEW_AUDIT):
-        context["recent"] = selectors.recent_attempts()
+        context["recent"] = selectors.recent_attempts(user=user)
         context["verification"] = selectors.last_verification()
     if user.has_perm(roles.DELETE_AUDIENCE):
         context["my_apps"] = selectors.apps_for_delete(user=user)

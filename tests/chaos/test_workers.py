@@ -83,6 +83,7 @@ def test_workers_ride_out_a_postgresql_restart(pg_stack, cluster, simulator):
     """The database server restarts (~3 s down) mid-job, with one worker busy and one idle: both stay
     up, the busy one keeps its job and finishes it; nobody has to do anything."""
     stack = pg_stack
+    stack.env["BULK_LEASE_SECONDS"] = "15"  # longer than the outage: the busy worker keeps its job
     simulator.latency = 0.05
     job = seed(stack, simulator, 150)
     workers = [stack.worker("busy"), stack.worker("idle")]

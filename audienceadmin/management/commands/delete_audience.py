@@ -1,17 +1,27 @@
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from audienceadmin import names, selectors, services, wording
+from audienceadmin import names, roles, selectors, services, wording
 from audienceadmin.models import AuditEvent
 
 USAGE_ERROR = 2
 NOT_DELETED = 1
+
+
+def os_user() -> str:
+    """Who runs this process, by its real uid (``LOGNAME`` and ``USER`` are whatever the caller set)."""
+    uid = os.getuid()
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:  # a uid without a passwd entry (some containers)
+        return f"uid {uid}"
 
 
 class Command(BaseCommand):
@@ -25,8 +35,9 @@ class Command(BaseCommand):
         parser.add_argument("--app", required=True, help="the app's display name in Audience Admin")
         parser.add_argument(
             "--actor",
-            help="username recorded as the actor (must be allowed to delete audiences); "
-            "default: the operating-system user, recorded as cli:NAME",
+            help="the user on whose behalf to delete (must be allowed to delete audiences in the app); "
+            "recorded as the actor, with the operating-system user who ran the command. "
+            "Default: the operating-system user alone, recorded as cli:NAME",
         )
 
     def handle(self, *args, audience: str, app: str, actor: str | None, **options) -> None:
@@ -42,6 +53,9 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=actor, is_active=True).first()
             if user is None:
                 raise CommandError(f"No active user named {actor!r}.", returncode=USAGE_ERROR)
+        # Nothing here proves who the --actor is: the audit says who ran the command, and for whom.
+        runner = os_user()
+        details = {"cli_os_user": runner} | ({"on_behalf_of": user.get_username()} if user else {})
         try:
             result = services.audience_delete(
                 actor=user,
@@ -49,7 +63,8 @@ class Command(BaseCommand):
                 name=audience,
                 ip=None,
                 source=AuditEvent.Source.CLI,
-                actor_label=f"cli:{getpass.getuser()}",
+                actor_label=f"cli:{runner}",
+                details=details,
             )
         except DatabaseError as exc:
             raise CommandError(
@@ -57,11 +72,14 @@ class Command(BaseCommand):
                 f"Batch: audience {audience!r} was not deleted.",
                 returncode=NOT_DELETED,
             ) from None
-        except PermissionDenied:
-            raise CommandError(
-                f"User {actor!r} may not delete audiences (needs the Operators role).",
-                returncode=USAGE_ERROR,
-            ) from None
+        except PermissionDenied:  # the user is an operator, so the app is restricted to others; or is not one
+            restricted = user is not None and user.has_perm(roles.DELETE_AUDIENCE)
+            why = (
+                wording.cli_app_restricted(actor or "", app)
+                if restricted
+                else wording.cli_needs_operator_role(actor or "")
+            )
+            raise CommandError(why, returncode=USAGE_ERROR) from None
         if not result.deleted:
             raise CommandError(f"{result.outcome}: {result.message}", returncode=NOT_DELETED)
         self.stdout.write(result.message)
