@@ -1,4 +1,4 @@
-"""The three roles, as Django groups, and the permissions they grant.
+"""The roles, as Django groups, and the permissions they grant.
 
 Code checks a permission by its constant (``user.has_perm(roles.DELETE_AUDIENCE)``), never by a
 string typed at the place of use. Used by the data migration, views, services, selectors and tests.
@@ -16,6 +16,7 @@ VIEW_AUDIT_CODENAME = "view_auditevent"
 VIEW_APPS_CODENAME = "view_batchapp"
 ADD_APP_CODENAME = "add_batchapp"
 CHANGE_APP_CODENAME = "change_batchapp"
+MANAGE_PEOPLE_CODENAME = "manage_people"  # Person.Meta.permissions
 
 # The same permissions as ``user.has_perm`` names them.
 DELETE_AUDIENCE = f"{APP_LABEL}.{DELETE_AUDIENCE_CODENAME}"
@@ -23,24 +24,31 @@ VIEW_AUDIT = f"{APP_LABEL}.{VIEW_AUDIT_CODENAME}"
 VIEW_APPS = f"{APP_LABEL}.{VIEW_APPS_CODENAME}"
 ADD_APP = f"{APP_LABEL}.{ADD_APP_CODENAME}"
 CHANGE_APP = f"{APP_LABEL}.{CHANGE_APP_CODENAME}"
+MANAGE_PEOPLE = f"{APP_LABEL}.{MANAGE_PEOPLE_CODENAME}"
 
 VIEWERS = "Viewers"
 OPERATORS = "Operators"
 KEY_ADMINISTRATORS = "Key administrators"
+USER_ADMINISTRATORS = "User administrators"
 
 # Group name -> permission codenames (all in the audienceadmin app).
 ROLES: dict[str, list[str]] = {
     VIEWERS: [VIEW_AUDIT_CODENAME],
     OPERATORS: [VIEW_AUDIT_CODENAME, DELETE_AUDIENCE_CODENAME],
     KEY_ADMINISTRATORS: [VIEW_AUDIT_CODENAME, VIEW_APPS_CODENAME, ADD_APP_CODENAME, CHANGE_APP_CODENAME],
+    USER_ADMINISTRATORS: [VIEW_AUDIT_CODENAME, MANAGE_PEOPLE_CODENAME],
 }
+# Roles whose local accounts must enrol MFA when MFA_REQUIRED is on (superusers too: they can do
+# everything, and the break-glass account is the one password login left when SSO is on).
+MFA_REQUIRED_ROLES = frozenset({OPERATORS, KEY_ADMINISTRATORS, USER_ADMINISTRATORS})
 
 
-def ensure_roles(group_model: Any, permission_model: Any) -> None:
-    """Create the groups and give each exactly its permissions. Idempotent.
+def ensure_roles(group_model: Any, permission_model: Any, names: list[str] | None = None) -> None:
+    """Create the groups (``names``, default all) and give each exactly its permissions. Idempotent.
 
-    Takes the models as arguments: the data migration passes its historical ones."""
-    for group_name, codenames in ROLES.items():
+    Takes the models as arguments: the data migrations pass their historical ones."""
+    for group_name in names or list(ROLES):
+        codenames = ROLES[group_name]
         group, _ = group_model.objects.get_or_create(name=group_name)
         perms = permission_model.objects.filter(content_type__app_label=APP_LABEL, codename__in=codenames)
         missing = set(codenames) - set(perms.values_list("codename", flat=True))

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group, Permission
+from django.core.cache import cache
 
 from audienceadmin import audit, batch, roles, services
 from audienceadmin.batch.simulator import BatchSimulator
@@ -15,7 +16,11 @@ from audienceadmin.batch.simulator import BatchSimulator
 def _test_settings(settings):
     """Each test gets its own encryption key, fast password hashing, static files without a
     build manifest, and a Batch URL where nothing listens (tests that talk to Batch use the
-    simulator: nothing ever reaches the real API)."""
+    simulator: nothing ever reaches the real API).
+
+    Most tests sign in with ``force_login``, which allauth records no authentication for: the
+    MFA and re-authentication policies are off unless a test turns them on (``sign_in_policies``;
+    tests/test_signin.py and tests/e2e/test_sso.py test them). The rate limits' cache starts empty."""
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     settings.AUDIT_HMAC_KEYS = ["test-audit-key-" + secrets.token_hex(8)]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -24,6 +29,11 @@ def _test_settings(settings):
     # The test client speaks plain HTTP; production redirects to HTTPS (tested in test_security).
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.MFA_REQUIRED = False
+    settings.REAUTHENTICATION_REQUIRED = False
+    settings.MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    cache.clear()
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -150,3 +160,17 @@ def batch_app(db, keyadmin, app_keys, simulator):
         rest_api_key=app_keys.rest_api_key,
         ip="127.0.0.1",
     )
+
+
+@pytest.fixture
+def sign_in_policies(settings):
+    """MFA required for the roles that need it, and re-authentication before dangerous steps."""
+    settings.MFA_REQUIRED = True
+    settings.REAUTHENTICATION_REQUIRED = True
+    settings.REAUTHENTICATION_MINUTES = 15
+    return settings
+
+
+@pytest.fixture
+def useradmin(django_user_model, role_groups):
+    return make_user(django_user_model, "uma", role_groups[roles.USER_ADMINISTRATORS], email="uma@example.com")

@@ -3,7 +3,7 @@
 from django.contrib.auth.management import create_permissions
 from django.db import migrations
 
-from audienceadmin.roles import ensure_roles
+from audienceadmin.roles import KEY_ADMINISTRATORS, OPERATORS, VIEWERS, ensure_roles
 
 
 def create_roles(apps, schema_editor):
@@ -12,7 +12,9 @@ def create_roles(apps, schema_editor):
         app_config.models_module = True
         create_permissions(app_config, apps=apps, verbosity=0)
         app_config.models_module = None
-    ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"))
+    # The roles of that time (later ones have their own migration, once their permissions exist).
+    names = [VIEWERS, OPERATORS, KEY_ADMINISTRATORS]
+    ensure_roles(apps.get_model("auth", "Group"), apps.get_model("auth", "Permission"), names)
 
 
 class Migration(migrations.Migration):
