@@ -12,6 +12,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from audienceadmin.sso import config as sso_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -240,29 +242,14 @@ OIDC_SCOPES = env.list("OIDC_SCOPES", default=["openid", "profile", "email"])
 OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="")
 # IdP group -> role, e.g. "aa-operators=Operators,aa-keys=Key administrators" (README: Single sign-on).
 OIDC_GROUP_ROLES = env.dict("OIDC_GROUP_ROLES", default={})
-SOCIALACCOUNT_PROVIDERS = {
-    "company_oidc": {
-        "APPS": (
-            [
-                {
-                    "provider_id": "company",  # audienceadmin.sso.provider.PROVIDER_ID
-                    "name": f"Sign in with {OIDC_COMPANY_NAME}",
-                    "client_id": OIDC_CLIENT_ID,
-                    "secret": OIDC_CLIENT_SECRET,
-                    "settings": {
-                        "server_url": OIDC_ISSUER_URL,
-                        "fetch_userinfo": False,  # the signed ID token is the source (Entra's userinfo lacks e-mail)
-                        "oauth_pkce_enabled": True,
-                        "verified_email": OIDC_ALLOWED_DOMAINS,  # the company's IdP vouches for its domains
-                        "scope": OIDC_SCOPES,
-                    },
-                }
-            ]
-            if OIDC_ISSUER_URL
-            else []
-        ),
-    }
-}
+SOCIALACCOUNT_PROVIDERS = sso_config.socialaccount_providers(
+    issuer=OIDC_ISSUER_URL,
+    client_id=OIDC_CLIENT_ID,
+    secret=OIDC_CLIENT_SECRET,
+    company=OIDC_COMPANY_NAME,
+    domains=OIDC_ALLOWED_DOMAINS,
+    scopes=OIDC_SCOPES,
+)
 
 # Invitations and other mail. The console backend (debug) prints messages; production uses SMTP.
 EMAIL_BACKEND_PATH = env.str(

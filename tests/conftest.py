@@ -174,3 +174,43 @@ def sign_in_policies(settings):
 @pytest.fixture
 def useradmin(django_user_model, role_groups):
     return make_user(django_user_model, "uma", role_groups[roles.USER_ADMINISTRATORS], email="uma@example.com")
+
+
+@pytest.fixture(scope="session")
+def idp():
+    """django-oauth-toolkit's OpenID Connect provider, in its own process (tests/oidc_provider)."""
+    from tests.oidc_provider import OidcProvider
+
+    with OidcProvider() as provider:
+        yield provider
+
+
+SSO_GROUP_ROLES = {"aa-viewers": roles.VIEWERS, "aa-operators": roles.OPERATORS, "aa-keyadmins": roles.KEY_ADMINISTRATORS}
+
+
+@pytest.fixture
+def sso(settings, idp):
+    """Single sign-on through the test provider, as the README tells an administrator to set it up."""
+    from audienceadmin.sso import config
+    from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET
+
+    def configure(client_id: str = CLIENT_ID) -> None:
+        settings.OIDC_ISSUER_URL = idp.issuer
+        settings.OIDC_CLIENT_ID = client_id
+        settings.OIDC_CLIENT_SECRET = CLIENT_SECRET
+        settings.OIDC_COMPANY_NAME = "Corp"
+        settings.OIDC_ALLOWED_DOMAINS = ["corp.example"]
+        settings.OIDC_GROUPS_CLAIM = "groups"
+        settings.OIDC_GROUP_ROLES = SSO_GROUP_ROLES
+        settings.SOCIALACCOUNT_PROVIDERS = config.socialaccount_providers(
+            issuer=idp.issuer,
+            client_id=client_id,
+            secret=CLIENT_SECRET,
+            company="Corp",
+            domains=["corp.example"],
+            scopes=["openid", "profile", "email"],
+        )
+
+    configure()
+    idp.configure = configure
+    return idp

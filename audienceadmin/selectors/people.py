@@ -16,7 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from audienceadmin import roles
-from audienceadmin.sso.provider import PROVIDER
+from audienceadmin.sso.config import PROVIDER_ID
 
 if TYPE_CHECKING:
     from allauth.socialaccount.models import SocialLogin
@@ -48,7 +48,7 @@ def sso_enabled() -> bool:
 
 
 def person_uses_sso(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return bool(user.pk) and SocialAccount.objects.filter(user_id=user.pk, provider=PROVIDER).exists()
+    return bool(user.pk) and SocialAccount.objects.filter(user_id=user.pk, provider=PROVIDER_ID).exists()
 
 
 def sso_login_email(sociallogin: SocialLogin) -> str:
@@ -121,7 +121,7 @@ def people_list() -> list[PersonRow]:
     from django.contrib.auth import get_user_model
 
     users = list(get_user_model().objects.order_by("-is_active", "username").prefetch_related("groups"))
-    sso = set(SocialAccount.objects.filter(provider=PROVIDER).values_list("user_id", flat=True))
+    sso = set(SocialAccount.objects.filter(provider=PROVIDER_ID).values_list("user_id", flat=True))
     mfa: dict[int, set[str]] = {}
     for user_id, kind in Authenticator.objects.values_list("user_id", "type"):
         mfa.setdefault(user_id, set()).add(str(MFA_LABELS.get(kind, kind)))

@@ -8,18 +8,19 @@ inside the network) is refused. Issuer, audience and expiry are checked as allau
 
 from __future__ import annotations
 
-from allauth.account.internal.decorators import login_not_required
 from allauth.socialaccount.internal import jwtkit
 from allauth.socialaccount.models import SocialApp
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
 from allauth.socialaccount.providers.openid_connect.provider import OpenIDConnectProvider
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
 from allauth.utils import build_absolute_uri
+from django.contrib.auth.decorators import login_not_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 
-PROVIDER = "company_oidc"  # allauth's provider (the URL names start with it)
-PROVIDER_ID = "company"  # the one app of that provider (settings.SOCIALACCOUNT_PROVIDERS)
+from audienceadmin.sso.config import PROVIDER, PROVIDER_ID
+
+__all__ = ["PROVIDER", "PROVIDER_ID", "CompanyOpenIDConnectProvider", "callback", "login"]
 
 
 class VerifyingOpenIDConnectAdapter(OpenIDConnectOAuth2Adapter):
