@@ -218,6 +218,7 @@ REAUTHENTICATION_MINUTES = env.int("REAUTHENTICATION_MINUTES", default=15)
 REAUTHENTICATION_REQUIRED = REAUTHENTICATION_MINUTES > 0
 ACCOUNT_REAUTHENTICATION_TIMEOUT = max(REAUTHENTICATION_MINUTES, 1) * 60
 
+MFA_ADAPTER = "audienceadmin.sso.adapters.MfaAdapter"  # TOTP secrets encrypted with FIELD_ENCRYPTION_KEYS
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Audience Admin")
 MFA_PASSKEY_LOGIN_ENABLED = False  # passkeys are a second factor here, after the password

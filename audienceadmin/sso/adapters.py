@@ -7,6 +7,7 @@ from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.exceptions import ImmediateHttpResponse
+from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.models import SocialLogin
 from django.conf import settings
@@ -16,7 +17,7 @@ from django.http import HttpRequest
 from django.shortcuts import render
 from django.urls import reverse
 
-from audienceadmin import selectors, services, wording
+from audienceadmin import fields, selectors, services, wording
 from audienceadmin.access import client_ip
 
 
@@ -74,3 +75,14 @@ class SocialAccountAdapter(DefaultSocialAccountAdapter):
             ip=client_ip(request),
             message=wording.sso_error_audit(str(error or "unknown"), type(exception).__name__ if exception else ""),
         )
+
+
+class MfaAdapter(DefaultMFAAdapter):
+    """TOTP secrets and recovery-code seeds are encrypted like the Batch keys (FIELD_ENCRYPTION_KEYS,
+    so ``rotate_encryption_keys``' key list applies): a database dump alone gives no second factor."""
+
+    def encrypt(self, text: str) -> str:
+        return fields.encrypt(text)
+
+    def decrypt(self, encrypted_text: str) -> str:
+        return fields.decrypt(encrypted_text)
