@@ -122,3 +122,18 @@ def refuse_stale(request: HttpRequest, back: str) -> HttpResponseRedirect:
     """The dangerous POST came too long after the last sign-in: nothing is done; re-authenticate,
     then land on ``back`` (which shows the confirmation again, with what was typed)."""
     return HttpResponseRedirect(reauthenticate_url(request, back))
+
+
+def carry_kept_input_over_logout(request: HttpRequest, user: User | None) -> None:
+    """Signing in through SSO again logs the session out first (allauth flushes it), within the same
+    request: what was kept is held on the request meanwhile (see ``restore_kept_input``)."""
+    kept = request.session.get(KEPT_INPUT) if hasattr(request, "session") else None
+    if kept and user is not None:
+        request._audienceadmin_kept = (user.pk, kept)  # type: ignore[attr-defined]
+
+
+def restore_kept_input(request: HttpRequest, user: User) -> None:
+    """Put back what ``carry_kept_input_over_logout`` held, if the same person signed in again."""
+    held = getattr(request, "_audienceadmin_kept", None)
+    if held and held[0] == user.pk:
+        request.session[KEPT_INPUT] = held[1]

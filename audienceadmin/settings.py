@@ -156,6 +156,10 @@ STORAGES = {
     },
 }
 
+OIDC_ISSUER_URL = env.str("OIDC_ISSUER_URL", default="").rstrip("/")
+OIDC_FORM_ACTION_ORIGINS = env.list(
+    "OIDC_FORM_ACTION_ORIGINS", default=sso_config.form_action_origins(OIDC_ISSUER_URL)
+)
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
@@ -163,7 +167,9 @@ SECURE_CSP = {
     "img-src": [CSP.SELF, "data:"],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.NONE],
-    "form-action": [CSP.SELF],
+    # The SSO button's answer redirects to the IdP (its authorization endpoint, on the issuer's origin
+    # unless OIDC_FORM_ACTION_ORIGINS says otherwise).
+    "form-action": [CSP.SELF, *OIDC_FORM_ACTION_ORIGINS],
     "frame-ancestors": [CSP.NONE],
 }
 X_FRAME_OPTIONS = "DENY"
@@ -233,7 +239,6 @@ SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # an invited user's first SSO sign-in joins their account
 SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
 SOCIALACCOUNT_REQUESTS_TIMEOUT = env.float("OIDC_TIMEOUT", default=5.0)
-OIDC_ISSUER_URL = env.str("OIDC_ISSUER_URL", default="").rstrip("/")
 OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
 OIDC_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
 OIDC_COMPANY_NAME = env.str("OIDC_COMPANY_NAME", default="your company")

@@ -7,12 +7,12 @@ from allauth.account import signals as allauth_signals
 from allauth.account.authentication import get_authentication_records
 from allauth.mfa import signals as mfa_signals
 from axes.signals import user_locked_out
-from django.contrib.auth.signals import user_login_failed
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 from django.http import HttpRequest
 
 from audienceadmin import selectors, services
-from audienceadmin.access import client_ip
+from audienceadmin.access import carry_kept_input_over_logout, client_ip, restore_kept_input
 from audienceadmin.models import AuditEvent
 
 
@@ -87,3 +87,18 @@ audit_mfa_reset = _mfa_change("regenerated")
 mfa_signals.authenticator_added.connect(audit_mfa_added, dispatch_uid="audit_mfa_added")
 mfa_signals.authenticator_removed.connect(audit_mfa_removed, dispatch_uid="audit_mfa_removed")
 mfa_signals.authenticator_reset.connect(audit_mfa_reset, dispatch_uid="audit_mfa_reset")
+
+
+# Re-authenticating through SSO logs out and in within one request: what was typed survives it.
+
+
+@receiver(user_logged_out, dispatch_uid="carry_kept_input")
+def carry_kept_input(sender, request=None, user=None, **kwargs) -> None:
+    if request is not None:
+        carry_kept_input_over_logout(request, user)
+
+
+@receiver(user_logged_in, dispatch_uid="restore_kept_input")
+def restore_kept(sender, request=None, user=None, **kwargs) -> None:
+    if request is not None and user is not None:
+        restore_kept_input(request, user)

@@ -152,6 +152,7 @@ def test_an_old_sign_in_must_re_authenticate_before_deleting_and_keeps_what_was_
     page = client.get(back.url).content.decode()
     assert "Confirm it's you" not in page
     assert re.search(r'name="confirm_name" value="beta"', page)  # what was typed is there
+    assert re.search(rf'name="app" value="{batch_app.pk}"', page) and re.search(r'name="name" value="beta"', page)
     assert client.post(reverse("audience_delete_confirm"), confirm_url_and_data(batch_app, "beta")).url == reverse("history")
     assert len([r for r in simulator.requests if r.method == "DELETE"]) == 1
     assert AuditEvent.objects.filter(kind=Kind.LOGIN_SUCCEEDED, message="re-authenticated: totp").exists()

@@ -4,6 +4,7 @@ Django import, so that settings.py can use it)."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 PROVIDER = "company_oidc"  # allauth's provider (the URL names start with it)
 PROVIDER_ID = "company"  # the one app of that provider
@@ -33,3 +34,10 @@ def socialaccount_providers(
             }
         )
     return {PROVIDER: {"APPS": apps}}
+
+
+def form_action_origins(issuer: str) -> list[str]:
+    """The sign-in button is a form whose answer redirects to the IdP: the CSP's ``form-action`` must
+    allow the IdP's origin (browsers check it on redirects too). The issuer's origin, or nothing."""
+    parts = urlsplit(issuer)
+    return [f"{parts.scheme}://{parts.netloc}"] if parts.scheme and parts.netloc else []

@@ -15,6 +15,10 @@ from audienceadmin.access import client_ip
 
 
 class DashboardLoginForm(LoginForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["password"].help_text = ""  # no public reset: an administrator sends a new link
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         user = getattr(self, "user", None)

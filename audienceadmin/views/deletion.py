@@ -88,7 +88,7 @@ def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     than REAUTHENTICATION_MINUTES deletes nothing: re-authenticate, back to the confirmation."""
     form = ConfirmDeleteForm(request.POST, apps=selectors.apps_for_delete(user=request.user))
     if not authenticated_recently(request) and form.is_valid():
-        kept = keep_input(request, request.POST, ["confirm_name"])
+        kept = keep_input(request, request.POST, ["app", "name", "confirm_name"])
         messages.warning(request, wording.REAUTH_KEPT)
         return refuse_stale(request, _back(form.cleaned_data["app"], form.cleaned_data["name"], kept))
     if not form.is_valid():
