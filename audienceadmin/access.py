@@ -86,7 +86,8 @@ def authenticated_recently(request: HttpRequest) -> bool:
     allauth records each step with its time; a session it did not record (none) is not recent."""
     if not settings.REAUTHENTICATION_REQUIRED:
         return True
-    records = get_authentication_records(request, request.user)
+    user = request.user if request.user.is_authenticated else None
+    records = get_authentication_records(request, user)
     latest = max((r.get("at", 0) for r in records), default=0)
     return time.time() - latest < settings.REAUTHENTICATION_MINUTES * 60
 

@@ -259,13 +259,13 @@ class InviteForm(forms.Form):
     role_names = _role_field()
 
     def clean_username(self) -> str:
-        username = self.cleaned_data["username"].strip()
+        username: str = self.cleaned_data["username"].strip()
         if selectors.username_taken(username):
             raise forms.ValidationError("That username is taken.")
         return username
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
+        email: str = self.cleaned_data["email"].strip().lower()
         if selectors.email_taken(email):
             raise forms.ValidationError("Someone already has this e-mail address.")
         return email

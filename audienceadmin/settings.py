@@ -157,9 +157,7 @@ STORAGES = {
 }
 
 OIDC_ISSUER_URL = env.str("OIDC_ISSUER_URL", default="").rstrip("/")
-OIDC_FORM_ACTION_ORIGINS = env.list(
-    "OIDC_FORM_ACTION_ORIGINS", default=sso_config.form_action_origins(OIDC_ISSUER_URL)
-)
+OIDC_FORM_ACTION_ORIGINS = env.list("OIDC_FORM_ACTION_ORIGINS", default=sso_config.form_action_origins(OIDC_ISSUER_URL))
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
@@ -264,7 +262,7 @@ EMAIL_BACKEND_PATH = env.str(
     if DEBUG
     else "django.core.mail.backends.smtp.EmailBackend",
 )
-MAILERS = {"default": {"BACKEND": EMAIL_BACKEND_PATH}}
+MAILERS: dict[str, dict[str, object]] = {"default": {"BACKEND": EMAIL_BACKEND_PATH}}
 if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
     MAILERS["default"]["OPTIONS"] = {
         "host": env.str("EMAIL_HOST", default="localhost"),

@@ -185,7 +185,11 @@ def idp():
         yield provider
 
 
-SSO_GROUP_ROLES = {"aa-viewers": roles.VIEWERS, "aa-operators": roles.OPERATORS, "aa-keyadmins": roles.KEY_ADMINISTRATORS}
+SSO_GROUP_ROLES = {
+    "aa-viewers": roles.VIEWERS,
+    "aa-operators": roles.OPERATORS,
+    "aa-keyadmins": roles.KEY_ADMINISTRATORS,
+}
 
 
 @pytest.fixture
@@ -202,7 +206,10 @@ def sso(settings, idp):
         settings.OIDC_ALLOWED_DOMAINS = ["corp.example"]
         settings.OIDC_GROUPS_CLAIM = "groups"
         settings.OIDC_GROUP_ROLES = SSO_GROUP_ROLES
-        settings.SECURE_CSP = {**settings.SECURE_CSP, "form-action": ["'self'", *config.form_action_origins(idp.issuer)]}
+        settings.SECURE_CSP = {
+            **settings.SECURE_CSP,
+            "form-action": ["'self'", *config.form_action_origins(idp.issuer)],
+        }
         settings.SOCIALACCOUNT_PROVIDERS = config.socialaccount_providers(
             issuer=idp.issuer,
             client_id=client_id,

@@ -38,7 +38,9 @@ def test_the_list_shows_roles_sign_in_mfa_and_status(admin_client, operator, vie
         assert text in html
 
 
-def test_invite_a_person_who_sets_a_password_and_signs_in(admin_client, role_groups, django_capture_on_commit_callbacks):
+def test_invite_a_person_who_sets_a_password_and_signs_in(
+    admin_client, role_groups, django_capture_on_commit_callbacks
+):
     with django_capture_on_commit_callbacks(execute=True):
         response = admin_client.post(
             reverse("person_invite"), {"username": "nina", "email": "Nina@Example.com", "role_names": [roles.VIEWERS]}
@@ -89,7 +91,12 @@ def test_promote_deactivate_reactivate_and_unlock_are_audited(admin_client, oper
     ]
     assert audit.verify(audit.chain_rows()).ok
     people_tab = admin_client.get(reverse("history"), {"view": "people"}).context["page"].rows
-    assert [row.kind for row in people_tab][:4] == [Kind.LOCKOUT_CLEARED, Kind.USER_REACTIVATED, Kind.USER_DEACTIVATED, Kind.ROLES_CHANGED]
+    assert [row.kind for row in people_tab][:4] == [
+        Kind.LOCKOUT_CLEARED,
+        Kind.USER_REACTIVATED,
+        Kind.USER_DEACTIVATED,
+        Kind.ROLES_CHANGED,
+    ]
 
 
 def test_a_user_administrator_manages_people_but_not_superusers(useradmin, root, operator):

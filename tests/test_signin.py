@@ -68,7 +68,9 @@ def test_with_mfa_required_an_operator_reaches_no_delete_page_until_enrolled(
     for name in pages:
         response = client.get(reverse(name))
         assert (response.status_code, response.url) == (302, reverse("mfa_index")), name
-    posted = client.post(reverse("audience_delete_confirm"), {"app": batch_app.pk, "name": "beta", "confirm_name": "beta"})
+    posted = client.post(
+        reverse("audience_delete_confirm"), {"app": batch_app.pk, "name": "beta", "confirm_name": "beta"}
+    )
     assert (posted.status_code, posted.url) == (302, reverse("mfa_index"))
     assert "add an authenticator app or a security key first" in client.get(reverse("mfa_index")).content.decode()
 
@@ -153,7 +155,9 @@ def test_an_old_sign_in_must_re_authenticate_before_deleting_and_keeps_what_was_
     assert "Confirm it's you" not in page
     assert re.search(r'name="confirm_name" value="beta"', page)  # what was typed is there
     assert re.search(rf'name="app" value="{batch_app.pk}"', page) and re.search(r'name="name" value="beta"', page)
-    assert client.post(reverse("audience_delete_confirm"), confirm_url_and_data(batch_app, "beta")).url == reverse("history")
+    assert client.post(reverse("audience_delete_confirm"), confirm_url_and_data(batch_app, "beta")).url == reverse(
+        "history"
+    )
     assert len([r for r in simulator.requests if r.method == "DELETE"]) == 1
     assert AuditEvent.objects.filter(kind=Kind.LOGIN_SUCCEEDED, message="re-authenticated: totp").exists()
 
@@ -175,7 +179,9 @@ def test_an_old_sign_in_must_re_authenticate_before_starting_a_bulk_job(sign_in_
     assert response.status_code == 302 and BulkJob.objects.count() == 1
 
 
-def test_changing_keys_or_access_needs_a_recent_sign_in_but_a_rename_does_not(sign_in_policies, keyadmin, batch_app, operator):
+def test_changing_keys_or_access_needs_a_recent_sign_in_but_a_rename_does_not(
+    sign_in_policies, keyadmin, batch_app, operator
+):
     client = Client()
     password_sign_in(client, "kim", PASSWORD)
     enrol_totp(keyadmin)
@@ -185,11 +191,15 @@ def test_changing_keys_or_access_needs_a_recent_sign_in_but_a_rename_does_not(si
     refused = client.post(url, {"name": batch_app.name, "api_key": "NEW-API-KEY-0123456789", "rest_api_key": ""})
     assert refused.url.startswith(reverse("account_reauthenticate"))
     assert not AuditEvent.objects.filter(kind=Kind.APP_KEYS_CHANGED).exists()
-    refused = client.post(url, {"name": batch_app.name, "api_key": "", "rest_api_key": "", "allowed_operators": [operator.pk]})
+    refused = client.post(
+        url, {"name": batch_app.name, "api_key": "", "rest_api_key": "", "allowed_operators": [operator.pk]}
+    )
     assert refused.url.startswith(reverse("account_reauthenticate"))
     assert client.post(url, {"name": "Renamed", "api_key": "", "rest_api_key": ""}).url == reverse("app_list")
     client.post(refused.url, {"password": PASSWORD})
-    assert client.post(url, {"name": "Renamed", "api_key": "NEW-API-KEY-0123456789", "rest_api_key": ""}).url == reverse("app_list")
+    assert client.post(
+        url, {"name": "Renamed", "api_key": "NEW-API-KEY-0123456789", "rest_api_key": ""}
+    ).url == reverse("app_list")
     assert AuditEvent.objects.filter(kind=Kind.APP_KEYS_CHANGED).exists()
     for event in AuditEvent.objects.all():
         assert "NEW-API-KEY" not in str(event.details) + event.message

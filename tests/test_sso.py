@@ -139,3 +139,16 @@ def test_with_local_login_off_only_superusers_may_use_a_password(sso, settings, 
     admin = Client()
     assert admin.post(reverse("account_login"), {"login": "root", "password": PASSWORD}).status_code == 302
     assert admin.get(reverse("home")).status_code == 200
+
+
+def test_the_checks_refuse_an_sso_setup_that_lets_nobody_in_or_names_unknown_roles(settings):
+    from audienceadmin import checks
+
+    settings.OIDC_ISSUER_URL, settings.OIDC_CLIENT_ID, settings.OIDC_CLIENT_SECRET = "https://idp.example", "", ""
+    settings.OIDC_ALLOWED_DOMAINS = []
+    settings.OIDC_GROUP_ROLES, settings.OIDC_GROUPS_CLAIM = {"admins": "Admins"}, ""
+    ids = [e.id for e in checks.check_single_sign_on(None)]
+    assert ids == ["audienceadmin.E006", "audienceadmin.E006", "audienceadmin.E007", "audienceadmin.E007"]
+    settings.OIDC_ISSUER_URL, settings.LOCAL_PASSWORD_LOGIN = "", False
+    settings.OIDC_GROUP_ROLES = {}
+    assert [e.id for e in checks.check_single_sign_on(None)] == ["audienceadmin.E008"]

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from allauth.socialaccount.models import SocialLogin
     from django.contrib.auth.models import User
 
-MFA_LABELS = {
+MFA_LABELS: dict[str, str] = {
     Authenticator.Type.TOTP: "authenticator app",
     Authenticator.Type.WEBAUTHN: "security key",
     Authenticator.Type.RECOVERY_CODES: "recovery codes",
@@ -48,12 +48,14 @@ def sso_enabled() -> bool:
 
 
 def person_uses_sso(user: AbstractBaseUser | AnonymousUser) -> bool:
-    return bool(user.pk) and SocialAccount.objects.filter(user_id=user.pk, provider=PROVIDER_ID).exists()
+    if user.pk is None:
+        return False
+    return bool(SocialAccount.objects.filter(user_id=user.pk, provider=PROVIDER_ID).exists())
 
 
 def sso_login_email(sociallogin: SocialLogin) -> str:
-    email = sociallogin.user.email if sociallogin.user else ""
-    return (email or next((e.email for e in sociallogin.email_addresses), "") or "").strip().lower()
+    email = getattr(sociallogin.user, "email", "") or next((e.email for e in sociallogin.email_addresses), "")
+    return str(email or "").strip().lower()
 
 
 def sso_domain_allowed(email: str) -> bool:
@@ -79,7 +81,7 @@ def roles_for_groups(groups: Any) -> set[str]:
 
 
 def role_names(user: AbstractBaseUser) -> list[str]:
-    return sorted(Group.objects.filter(user=user, name__in=roles.ROLES).values_list("name", flat=True))
+    return sorted(Group.objects.filter(user__pk=user.pk, name__in=roles.ROLES).values_list("name", flat=True))
 
 
 def role_groups(names: set[str] | list[str]) -> QuerySet[Group]:
@@ -96,7 +98,7 @@ def mfa_required_for(user: AbstractBaseUser | AnonymousUser) -> bool:
         return False
     if getattr(user, "is_superuser", False):
         return True
-    return Group.objects.filter(user=user, name__in=roles.MFA_REQUIRED_ROLES).exists()
+    return Group.objects.filter(user__pk=user.pk, name__in=roles.MFA_REQUIRED_ROLES).exists()
 
 
 def has_mfa(user: AbstractBaseUser) -> bool:
@@ -109,11 +111,10 @@ def _lockout_since() -> datetime:
 
 def locked_out_usernames() -> set[str]:
     """Usernames with a lockout in force (from any address)."""
-    return set(
-        AccessAttempt.objects.filter(
-            failures_since_start__gte=settings.AXES_FAILURE_LIMIT, attempt_time__gte=_lockout_since()
-        ).values_list("username", flat=True)
+    attempts = AccessAttempt.objects.filter(
+        failures_since_start__gte=settings.AXES_FAILURE_LIMIT, attempt_time__gte=_lockout_since()
     )
+    return {str(username) for username in attempts.values_list("username", flat=True)}
 
 
 def people_list() -> list[PersonRow]:
@@ -124,7 +125,7 @@ def people_list() -> list[PersonRow]:
     sso = set(SocialAccount.objects.filter(provider=PROVIDER_ID).values_list("user_id", flat=True))
     mfa: dict[int, set[str]] = {}
     for user_id, kind in Authenticator.objects.values_list("user_id", "type"):
-        mfa.setdefault(user_id, set()).add(str(MFA_LABELS.get(kind, kind)))
+        mfa.setdefault(user_id, set()).add(MFA_LABELS.get(kind) or str(kind))
     locked = locked_out_usernames()
     return [
         PersonRow(

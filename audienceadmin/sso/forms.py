@@ -20,7 +20,7 @@ class DashboardLoginForm(LoginForm):
         self.fields["password"].help_text = ""  # no public reset: an administrator sends a new link
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned: dict[str, Any] = super().clean()
         user = getattr(self, "user", None)
         if user is not None and not settings.LOCAL_PASSWORD_LOGIN and not user.is_superuser:
             services.sign_in_refused(

@@ -52,7 +52,10 @@ class CompanyOpenIDConnectProvider(OpenIDConnectProvider):
 @login_not_required
 def login(request: HttpRequest, provider_id: str) -> HttpResponse:
     try:
-        return OAuth2LoginView.adapter_view(VerifyingOpenIDConnectAdapter(request, provider_id))(request)
+        response: HttpResponse = OAuth2LoginView.adapter_view(VerifyingOpenIDConnectAdapter(request, provider_id))(
+            request
+        )
+        return response
     except SocialApp.DoesNotExist:
         raise Http404("No such sign-in provider") from None
 
@@ -60,7 +63,10 @@ def login(request: HttpRequest, provider_id: str) -> HttpResponse:
 @login_not_required
 def callback(request: HttpRequest, provider_id: str) -> HttpResponse:
     try:
-        return OAuth2CallbackView.adapter_view(VerifyingOpenIDConnectAdapter(request, provider_id))(request)
+        response: HttpResponse = OAuth2CallbackView.adapter_view(VerifyingOpenIDConnectAdapter(request, provider_id))(
+            request
+        )
+        return response
     except SocialApp.DoesNotExist:
         raise Http404("No such sign-in provider") from None
 

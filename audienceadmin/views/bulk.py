@@ -39,7 +39,7 @@ def _review(
     the list is kept in the session (names only) and the page comes back after re-authenticating."""
     context: dict[str, object] = {"report": report, "app": app, "form": form}
     if not authenticated_recently(request):
-        data = form.data if form.is_bound else QueryDict(mutable=True)
+        data = form.data if isinstance(form.data, QueryDict) and form.is_bound else QueryDict(mutable=True)
         if not form.is_bound:
             data.update({"app": str(app.pk), "names": "\n".join(report.valid)})
         back = f"{reverse('bulk_new')}?kept={keep_input(request, data, KEPT_FIELDS)}"

@@ -77,7 +77,7 @@ def _confirmation(
 
 def _back(app: BatchApp, name: str, kept: str = "") -> str:
     """The confirmation page again, as a GET (where re-authentication returns)."""
-    query = {"app": app.pk, "name": name} | ({"kept": kept} if kept else {})
+    query = {"app": str(app.pk), "name": name} | ({"kept": kept} if kept else {})
     return f"{reverse('audience_delete')}?{urlencode(query)}"
 
 

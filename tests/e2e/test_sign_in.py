@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 
 from audienceadmin.models import AuditEvent
 from tests.conftest import PASSWORD
-from tests.e2e.flows import ask_to_delete, confirm_deletion, delete_requests, main_nav
+from tests.e2e.flows import ask_to_delete, delete_requests, main_nav
 from tests.oidc_provider import PASSWORD as IDP_PASSWORD
 from tests.signin import totp_code
 
