@@ -49,26 +49,24 @@ class CompanyOpenIDConnectProvider(OpenIDConnectProvider):
         return "audienceadmin.sso"
 
 
-@login_not_required
-def login(request: HttpRequest, provider_id: str) -> HttpResponse:
+def _run(
+    view_class: type[OAuth2LoginView] | type[OAuth2CallbackView], request: HttpRequest, provider_id: str
+) -> HttpResponse:
     try:
-        response: HttpResponse = OAuth2LoginView.adapter_view(VerifyingOpenIDConnectAdapter(request, provider_id))(
-            request
-        )
-        return response
+        response: HttpResponse = view_class.adapter_view(VerifyingOpenIDConnectAdapter(request, provider_id))(request)
     except SocialApp.DoesNotExist:
         raise Http404("No such sign-in provider") from None
+    return response
+
+
+@login_not_required
+def login(request: HttpRequest, provider_id: str) -> HttpResponse:
+    return _run(OAuth2LoginView, request, provider_id)
 
 
 @login_not_required
 def callback(request: HttpRequest, provider_id: str) -> HttpResponse:
-    try:
-        response: HttpResponse = OAuth2CallbackView.adapter_view(VerifyingOpenIDConnectAdapter(request, provider_id))(
-            request
-        )
-        return response
-    except SocialApp.DoesNotExist:
-        raise Http404("No such sign-in provider") from None
+    return _run(OAuth2CallbackView, request, provider_id)
 
 
 provider_classes = [CompanyOpenIDConnectProvider]
