@@ -121,3 +121,30 @@ def test_an_invitation_to_a_taken_username_or_address_is_refused(admin_client, d
     response = admin_client.post(reverse("person_invite"), {"username": "NINA", "email": "nina@example.com"})
     assert response.status_code == 400
     assert not AuditEvent.objects.filter(kind=Kind.USER_INVITED).exists()
+
+
+def test_changing_who_may_do_what_needs_a_recent_sign_in(sign_in_policies, root, operator):
+    from tests.signin import age_sign_in, enrol_totp, totp_code
+
+    enrol_totp(root)  # MFA is required of superusers
+    client = Client()
+    password_sign_in(client, "root", PASSWORD)
+    client.post(reverse("mfa_authenticate"), {"code": totp_code()})
+    age_sign_in(client, minutes=20)
+
+    url = reverse("person_edit", args=[operator.pk])
+    assert "Confirm it's you" in client.get(url).content.decode()
+    refused = client.post(url, {"role_names": [roles.KEY_ADMINISTRATORS]})
+    assert refused.url.startswith(reverse("account_reauthenticate"))
+    assert selectors.role_names(operator) == [roles.OPERATORS]
+    assert client.post(reverse("person_deactivate", args=[operator.pk])).url.startswith(
+        reverse("account_reauthenticate")
+    )
+    operator.refresh_from_db()
+    assert operator.is_active
+
+    back = client.post(refused.url, {"password": PASSWORD})
+    form = client.get(back.url).context["form"]
+    assert form.initial["role_names"] == [roles.KEY_ADMINISTRATORS]  # what was ticked is kept
+    client.post(url, {"role_names": [roles.KEY_ADMINISTRATORS]})
+    assert selectors.role_names(operator) == [roles.KEY_ADMINISTRATORS]
