@@ -225,6 +225,7 @@ ACCOUNT_REAUTHENTICATION_TIMEOUT = max(REAUTHENTICATION_MINUTES, 1) * 60
 MFA_ADAPTER = "audienceadmin.sso.adapters.MfaAdapter"  # TOTP secrets encrypted with FIELD_ENCRYPTION_KEYS
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
 MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Audience Admin")
+MFA_TOTP_TOLERANCE = 1  # the code of the period before or after is accepted too (phone clocks drift)
 MFA_PASSKEY_LOGIN_ENABLED = False  # passkeys are a second factor here, after the password
 # WebAuthn needs HTTPS, except on http://localhost during development and tests.
 MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", default=DEBUG)

@@ -410,6 +410,10 @@ def test_every_page_sends_a_strict_csp_and_no_inline_code(users, batch_app):
         reverse("app_edit", args=[batch_app.pk]),
         reverse("app_archive", args=[batch_app.pk]),
         reverse("audience_delete"),
+        reverse("people"),
+        reverse("person_invite"),
+        reverse("person_edit", args=[users["operator"].pk]),
+        reverse("mfa_index"),
     ]
     for url in pages:
         response = client.get(url)
