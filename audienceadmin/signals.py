@@ -11,8 +11,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 from django.http import HttpRequest
 
-from audienceadmin import selectors, services
-from audienceadmin.access import carry_kept_input_over_logout, client_ip, restore_kept_input
+from audienceadmin import reauth, selectors, services
+from audienceadmin.access import client_ip
 from audienceadmin.models import AuditEvent
 
 
@@ -95,10 +95,10 @@ mfa_signals.authenticator_reset.connect(audit_mfa_reset, dispatch_uid="audit_mfa
 @receiver(user_logged_out, dispatch_uid="carry_kept_input")
 def carry_kept_input(sender, request=None, user=None, **kwargs) -> None:
     if request is not None:
-        carry_kept_input_over_logout(request, user)
+        reauth.carry_over_logout(request, user)
 
 
 @receiver(user_logged_in, dispatch_uid="restore_kept_input")
 def restore_kept(sender, request=None, user=None, **kwargs) -> None:
     if request is not None and user is not None:
-        restore_kept_input(request, user)
+        reauth.restore_after_login(request, user)

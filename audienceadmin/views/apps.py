@@ -8,17 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audienceadmin import roles, selectors, services, wording
-from audienceadmin.access import (
-    AuthenticatedHttpRequest,
-    authenticated_recently,
-    client_ip,
-    keep_input,
-    kept_input,
-    permission_required,
-    reauthenticate_url,
-    refuse_stale,
-)
+from audienceadmin import reauth, roles, selectors, services, wording
+from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import AppForm
 from audienceadmin.models import BatchApp
 
@@ -27,10 +18,11 @@ KEPT_FIELDS = ["name", "allowed_operators"]
 
 
 def _form_page(request: AuthenticatedHttpRequest, form: AppForm, app: BatchApp | None = None) -> HttpResponse:
-    context: dict[str, object] = {"form": form, "app": app}
-    if not authenticated_recently(request):
-        context["reauth_url"] = reauthenticate_url(request, request.path)
-        context["reauth_message"] = wording.REAUTH_KEYS_NOT_KEPT
+    context: dict[str, object] = {
+        "form": form,
+        "app": app,
+        **reauth.notice(request, request.path, wording.REAUTH_KEYS_NOT_KEPT),
+    }
     return render(request, "audienceadmin/app_form.html", context)
 
 
@@ -38,7 +30,7 @@ def _stale(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Keys or access changed too long after the last sign-in: nothing is saved; re-authenticate and
     come back to the form with the name and operators kept (keys are never kept)."""
     messages.warning(request, wording.REAUTH_KEYS_NOT_KEPT)
-    return refuse_stale(request, f"{request.path}?kept={keep_input(request, request.POST, KEPT_FIELDS)}")
+    return reauth.refuse(request, f"{request.path}?kept={reauth.keep(request, request.POST, KEPT_FIELDS)}")
 
 
 def _changes_keys_or_access(form: AppForm, app: BatchApp) -> bool:
@@ -59,9 +51,9 @@ def app_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.ADD_APP)
 def app_create(request: AuthenticatedHttpRequest) -> HttpResponse:
-    if request.method == "POST" and not authenticated_recently(request):
+    if request.method == "POST" and not reauth.recent(request):
         return _stale(request)
-    kept = kept_input(request, request.GET.get("kept"))
+    kept = reauth.kept(request, request.GET.get("kept"))
     initial = {"name": kept.get("name", ""), "allowed_operators": kept.getlist("allowed_operators")} if kept else None
     form = AppForm(request.POST or None, operators=selectors.operators(), initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -76,13 +68,13 @@ def app_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 @permission_required(roles.CHANGE_APP)
 def app_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(selectors.apps_active(), pk=pk)
-    kept = kept_input(request, request.GET.get("kept"))
+    kept = reauth.kept(request, request.GET.get("kept"))
     initial = {"name": app.name, "allowed_operators": selectors.app_allowed_operators(app)}
     if kept:
         initial = {"name": kept.get("name", app.name), "allowed_operators": kept.getlist("allowed_operators")}
     form = AppForm(request.POST or None, instance=app, operators=selectors.operators(), initial=initial)
     if request.method == "POST" and form.is_valid():
-        if _changes_keys_or_access(form, app) and not authenticated_recently(request):
+        if _changes_keys_or_access(form, app) and not reauth.recent(request):
             return _stale(request)
         services.app_update(actor=request.user, app=app, ip=client_ip(request), **form.cleaned_data)
         messages.success(request, f"App “{form.cleaned_data['name']}” was saved.")

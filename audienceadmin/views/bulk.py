@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
@@ -13,17 +12,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audienceadmin import csv_export, roles, selectors, services, wording
-from audienceadmin.access import (
-    AuthenticatedHttpRequest,
-    authenticated_recently,
-    client_ip,
-    keep_input,
-    kept_input,
-    permission_required,
-    reauthenticate_url,
-    refuse_stale,
-)
+from audienceadmin import csv_export, reauth, roles, selectors, services, wording
+from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import BulkConfirmForm, BulkNamesForm
 from audienceadmin.models import BatchApp
 from audienceadmin.names import NameReport, bulk_names_check
@@ -38,13 +28,11 @@ def _review(
     """The review page. A sign-in older than REAUTHENTICATION_MINUTES shows "Confirm it's you" first;
     the list is kept in the session (names only) and the page comes back after re-authenticating."""
     context: dict[str, object] = {"report": report, "app": app, "form": form}
-    if not authenticated_recently(request):
+    if not reauth.recent(request):
         data = form.data if isinstance(form.data, QueryDict) and form.is_bound else QueryDict(mutable=True)
         if not form.is_bound:
             data.update({"app": str(app.pk), "names": "\n".join(report.valid)})
-        back = f"{reverse('bulk_new')}?kept={keep_input(request, data, KEPT_FIELDS)}"
-        context["reauth_url"] = reauthenticate_url(request, back)
-        context["reauth_message"] = wording.REAUTH_NEEDED.format(minutes=settings.REAUTHENTICATION_MINUTES)
+        context |= reauth.notice(request, f"{reverse('bulk_new')}?kept={reauth.keep(request, data, KEPT_FIELDS)}")
     return render(request, "audienceadmin/bulk_review.html", context, status=status)
 
 
@@ -56,7 +44,7 @@ def bulk_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     data = request.POST.copy() if request.method == "POST" else None
     if data is not None and "picked" in data:  # from the audience browser's checkboxes
         data["names"] = "\n".join(data.getlist("picked"))
-    kept = kept_input(request, request.GET.get("kept"))  # back from re-authenticating
+    kept = reauth.kept(request, request.GET.get("kept"))  # back from re-authenticating
     if kept is not None:
         confirm = BulkConfirmForm(kept, apps=apps)
         if not ("app" in confirm.errors or "names" in confirm.errors):
@@ -86,9 +74,9 @@ def bulk_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
             return redirect("bulk_new")
         report = bulk_names_check("\n".join(form.cleaned_data["name_list"]))
         return _review(request, report, form.cleaned_data["app"], form, status=400)
-    if not authenticated_recently(request):  # nothing starts: re-authenticate, then the same review
+    if not reauth.recent(request):  # nothing starts: re-authenticate, then the same review
         messages.warning(request, wording.REAUTH_KEPT)
-        return refuse_stale(request, f"{reverse('bulk_new')}?kept={keep_input(request, request.POST, KEPT_FIELDS)}")
+        return reauth.refuse(request, f"{reverse('bulk_new')}?kept={reauth.keep(request, request.POST, KEPT_FIELDS)}")
     try:
         job = services.bulk_job_create(
             actor=request.user,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 
-from django.conf import settings
 from django.contrib import messages
 from django.core import signing
 from django.db import DatabaseError
@@ -15,17 +14,8 @@ from django.urls import reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
-from audienceadmin import roles, selectors, services, wording
-from audienceadmin.access import (
-    AuthenticatedHttpRequest,
-    authenticated_recently,
-    client_ip,
-    keep_input,
-    kept_input,
-    permission_required,
-    reauthenticate_url,
-    refuse_stale,
-)
+from audienceadmin import reauth, roles, selectors, services, wording
+from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import ConfirmDeleteForm, DeleteAudienceForm
 from audienceadmin.models import AuditEvent, BatchApp
 
@@ -50,7 +40,7 @@ def audience_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else (request.GET if "name" in request.GET else None)
     form = DeleteAudienceForm(data, apps=apps)
     if data is not None and form.is_valid():
-        kept = kept_input(request, request.GET.get("kept"))  # back from re-authenticating
+        kept = reauth.kept(request, request.GET.get("kept"))  # back from re-authenticating
         confirm = ConfirmDeleteForm(kept, apps=apps) if kept is not None else None
         return _confirmation(request, form.cleaned_data["app"], form.cleaned_data["name"], form=confirm)
     return render(request, "audienceadmin/delete_form.html", {"form": form, "apps": apps}, status=200)
@@ -69,9 +59,7 @@ def _confirmation(
     if form is None:
         form = ConfirmDeleteForm(initial={"app": app, "name": name}, apps=selectors.apps_for_delete(user=request.user))
     context = {"form": form, "app": app, "name": name, "preview": preview, "preview_token": token}
-    if not authenticated_recently(request):
-        context["reauth_url"] = reauthenticate_url(request, _back(app, name))
-        context["reauth_message"] = wording.REAUTH_NEEDED.format(minutes=settings.REAUTHENTICATION_MINUTES)
+    context |= reauth.notice(request, _back(app, name))
     return render(request, "audienceadmin/delete_confirm.html", context, status=status)
 
 
@@ -87,10 +75,10 @@ def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Step 3: the name was typed again; call Batch, say what happened, redirect. A sign-in older
     than REAUTHENTICATION_MINUTES deletes nothing: re-authenticate, back to the confirmation."""
     form = ConfirmDeleteForm(request.POST, apps=selectors.apps_for_delete(user=request.user))
-    if not authenticated_recently(request) and form.is_valid():
-        kept = keep_input(request, request.POST, ["app", "name", "confirm_name"])
+    if not reauth.recent(request) and form.is_valid():
+        kept = reauth.keep(request, request.POST, ["app", "name", "confirm_name"])
         messages.warning(request, wording.REAUTH_KEPT)
-        return refuse_stale(request, _back(form.cleaned_data["app"], form.cleaned_data["name"], kept))
+        return reauth.refuse(request, _back(form.cleaned_data["app"], form.cleaned_data["name"], kept))
     if not form.is_valid():
         if "app" in form.errors or "name" in form.errors:
             messages.error(request, "That deletion request was not valid; nothing was deleted.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ObjectDoesNotExist, PermissionDenied, ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -13,17 +12,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audienceadmin import roles, selectors, services, wording
-from audienceadmin.access import (
-    AuthenticatedHttpRequest,
-    authenticated_recently,
-    client_ip,
-    keep_input,
-    kept_input,
-    permission_required,
-    reauthenticate_url,
-    refuse_stale,
-)
+from audienceadmin import reauth, roles, selectors, services, wording
+from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import InviteForm, PersonRolesForm
 
 if TYPE_CHECKING:
@@ -55,21 +45,18 @@ def _base_url(request: HttpRequest) -> str:
 def _stale(request: AuthenticatedHttpRequest, back: str, fields: list[str]) -> HttpResponse | None:
     """Who may do what is changed only after a recent sign-in (REAUTHENTICATION_MINUTES): otherwise
     nothing changes; re-authenticate, then back to ``back`` with what was typed (``fields``)."""
-    if authenticated_recently(request):
+    if reauth.recent(request):
         return None
     messages.warning(request, wording.REAUTH_KEPT)
     if fields:
-        back = f"{back}?kept={keep_input(request, request.POST, fields)}"
-    return refuse_stale(request, back)
+        back = f"{back}?kept={reauth.keep(request, request.POST, fields)}"
+    return reauth.refuse(request, back)
 
 
 def _page(
     request: AuthenticatedHttpRequest, template: str, context: dict[str, object], status: int = 200
 ) -> HttpResponse:
-    if not authenticated_recently(request):
-        context["reauth_url"] = reauthenticate_url(request, request.path)
-        context["reauth_message"] = wording.REAUTH_NEEDED.format(minutes=settings.REAUTHENTICATION_MINUTES)
-    return render(request, template, context, status=status)
+    return render(request, template, context | reauth.notice(request, request.path), status=status)
 
 
 @require_GET
@@ -83,7 +70,7 @@ def people(request: AuthenticatedHttpRequest) -> HttpResponse:
 def person_invite(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and (stale := _stale(request, request.path, ["username", "email", "role_names"])):
         return stale
-    kept = kept_input(request, request.GET.get("kept"))
+    kept = reauth.kept(request, request.GET.get("kept"))
     form = InviteForm(request.POST or None, initial=_initial(kept))
     if request.method == "POST" and form.is_valid():
         try:
@@ -104,7 +91,7 @@ def person_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     person = _person(pk)
     if request.method == "POST" and (stale := _stale(request, request.path, ["role_names"])):
         return stale
-    kept = kept_input(request, request.GET.get("kept"))
+    kept = reauth.kept(request, request.GET.get("kept"))
     form = PersonRolesForm(request.POST or None, initial=_initial(kept) or {"role_names": selectors.role_names(person)})
     if request.method == "POST" and form.is_valid():
         services.person_roles_set(actor=request.user, person=person, ip=client_ip(request), **form.cleaned_data)
