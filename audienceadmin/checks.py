@@ -120,3 +120,51 @@ def _misbound(exc: fields.MisboundKeyError, key: str, columns: dict, app_names: 
         "in the dashboard.",
         id="audienceadmin.E006",
     )
+
+
+@register()
+def check_single_sign_on(app_configs, **kwargs) -> list[Error]:
+    """SSO needs its client, the domains allowed in, and roles that exist; turning passwords off
+    needs SSO (superusers keep their break-glass login either way)."""
+    from audienceadmin import roles
+
+    errors = []
+    if settings.OIDC_ISSUER_URL:
+        if not (settings.OIDC_CLIENT_ID and settings.OIDC_CLIENT_SECRET):
+            errors.append(
+                Error("OIDC_ISSUER_URL is set without OIDC_CLIENT_ID and OIDC_CLIENT_SECRET.", id="audienceadmin.E007")
+            )
+        if not settings.OIDC_ALLOWED_DOMAINS:
+            errors.append(
+                Error(
+                    "OIDC_ALLOWED_DOMAINS is empty: single sign-on would let nobody in.",
+                    hint="List the company's e-mail domains, e.g. OIDC_ALLOWED_DOMAINS=example.com,example.fr",
+                    id="audienceadmin.E007",
+                )
+            )
+    unknown = sorted({role for role in settings.OIDC_GROUP_ROLES.values() if role not in roles.ROLES})
+    if unknown:
+        errors.append(
+            Error(
+                f"OIDC_GROUP_ROLES names roles that do not exist: {', '.join(unknown)}.",
+                hint=f"Roles: {', '.join(roles.ROLES)}.",
+                id="audienceadmin.E008",
+            )
+        )
+    if settings.OIDC_GROUP_ROLES and not settings.OIDC_GROUPS_CLAIM:
+        errors.append(Error("OIDC_GROUP_ROLES is set but OIDC_GROUPS_CLAIM is empty.", id="audienceadmin.E008"))
+    if not settings.LOCAL_PASSWORD_LOGIN and not settings.OIDC_ISSUER_URL:
+        errors.append(
+            Error(
+                "LOCAL_PASSWORD_LOGIN is off but single sign-on is not configured: only superusers could sign in.",
+                id="audienceadmin.E009",
+            )
+        )
+    return errors
+
+
+@register(deploy=True)
+def check_single_sign_on_https(app_configs, **kwargs) -> list[Error]:
+    if settings.OIDC_ISSUER_URL and not settings.OIDC_ISSUER_URL.startswith("https://"):
+        return [Error("OIDC_ISSUER_URL is not an https:// URL.", id="audienceadmin.E010")]
+    return []

@@ -9,7 +9,7 @@ from django.db.models import QuerySet
 from django.http import QueryDict
 from django.utils import timezone
 
-from audienceadmin import app_names, names, selectors, wording
+from audienceadmin import app_names, names, roles, selectors, wording
 from audienceadmin.batch import Secret
 from audienceadmin.models import AuditEvent, BatchApp
 from audienceadmin.selectors import HISTORY_VIEW_CHOICES, HistoryFilter
@@ -292,3 +292,37 @@ class BulkConfirmForm(forms.Form):
         if cleaned.get("count") is not None and cleaned["count"] != len(name_list):
             self.add_error("count", f"That is not the number of audiences in the list ({len(name_list)}).")
         return cleaned
+
+
+def _role_field() -> forms.MultipleChoiceField:
+    return forms.MultipleChoiceField(
+        label="Roles",
+        choices=[(name, name) for name in roles.ROLES],
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="No role: the person can sign in and see nothing.",
+    )
+
+
+class InviteForm(forms.Form):
+    username = forms.CharField(label="Username", max_length=150)
+    email = forms.EmailField(
+        label="E-mail address", help_text="The invitation, with a link to set a password, goes here."
+    )
+    role_names = _role_field()
+
+    def clean_username(self) -> str:
+        username: str = self.cleaned_data["username"].strip()
+        if selectors.username_taken(username):
+            raise forms.ValidationError("That username is taken.")
+        return username
+
+    def clean_email(self) -> str:
+        email: str = self.cleaned_data["email"].strip().lower()
+        if selectors.email_taken(email):
+            raise forms.ValidationError("Someone already has this e-mail address.")
+        return email
+
+
+class PersonRolesForm(forms.Form):
+    role_names = _role_field()

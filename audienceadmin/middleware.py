@@ -1,13 +1,16 @@
 """Per-request settings of the operator's session: their timezone, the sliding expiry of their login,
-and no copy of what they saw left in a cache."""
+MFA enrolment when their role requires it, and no copy of what they saw left in a cache."""
 
 from __future__ import annotations
 
 import zoneinfo
 from functools import cache
 
+from allauth.account.authentication import get_authentication_records
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import SESSION_KEY
+from django.shortcuts import redirect
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
@@ -81,3 +84,36 @@ class NoStoreWhenLoggedInMiddleware:
         if user is not None and user.is_authenticated:
             add_never_cache_headers(response)
         return response
+
+
+class MfaEnrolmentMiddleware:
+    """With MFA_REQUIRED, a local account that needs MFA (``selectors.mfa_required_for``) and has no
+    authenticator yet reaches only the MFA pages (to enrol), re-authentication and signing out; every
+    other page sends it to enrol. People signed in through SSO are left to their IdP's MFA."""
+
+    ALLOWED = frozenset({"account_logout", "account_reauthenticate", "healthz", "readyz"})
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_view(self, request, view_func, view_args, view_kwargs):
+        from audienceadmin import selectors, wording
+
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated or not selectors.mfa_required_for(user):
+            return None
+        name = request.resolver_match.url_name if request.resolver_match else ""
+        if name in self.ALLOWED or (name or "").startswith("mfa_"):
+            return None
+        if _signed_in_by_sso(request) or selectors.has_mfa(user):
+            return None
+        messages.warning(request, wording.MFA_ENROL_FIRST)
+        return redirect("mfa_index")
+
+
+def _signed_in_by_sso(request) -> bool:
+    records = get_authentication_records(request, request.user)
+    return any(r.get("method") == "socialaccount" for r in records)

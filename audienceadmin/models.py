@@ -3,6 +3,7 @@ from __future__ import annotations
 import ipaddress
 
 from django.conf import settings
+from django.contrib.auth.models import User
 from django.db import models, router, transaction
 from django.utils import timezone
 
@@ -62,6 +63,19 @@ class BatchApp(models.Model):
         return self.archived_at is not None
 
 
+class Person(User):
+    """A user as the People page manages them (a proxy: the table is Django's ``auth_user``). It carries
+    the user administrators' permission."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "person"
+        verbose_name_plural = "people"
+        permissions = [
+            (roles.MANAGE_PEOPLE_CODENAME, "Can invite people, change their roles, deactivate and unlock them")
+        ]
+
+
 class AuditEventQuerySet(models.QuerySet):
     def update(self, **kwargs):
         raise PermissionError("Audit events are insert-only: they cannot be updated.")
@@ -96,6 +110,17 @@ class AuditEvent(models.Model):
         PERMISSION_DENIED = "permission_denied", "Permission denied"
         BULK_QUEUED = "bulk_queued", "Bulk deletion queued"
         BULK_CANCELLED = "bulk_cancelled", "Bulk deletion cancelled"
+        # Signing in (issue 17): every way in, and what the People page changes.
+        LOGIN_SUCCEEDED = "login_succeeded", "Signed in"
+        SSO_REFUSED = "sso_refused", "Sign-in refused"
+        MFA_FAILED = "mfa_failed", "Wrong MFA code or key"
+        MFA_CHANGED = "mfa_changed", "MFA changed"
+        LOCKOUT_CLEARED = "lockout_cleared", "Lockout lifted"
+        USER_INVITED = "user_invited", "Person invited"
+        USER_CREATED = "user_created", "Person added by SSO"
+        ROLES_CHANGED = "roles_changed", "Roles changed"
+        USER_DEACTIVATED = "user_deactivated", "Person deactivated"
+        USER_REACTIVATED = "user_reactivated", "Person reactivated"
 
     class Outcome(models.TextChoices):
         DELETED = "deleted", "Deleted"

@@ -1,4 +1,4 @@
-"""The three roles, as Django groups, and the permissions they grant.
+"""The roles, as Django groups, and the permissions they grant.
 
 Code checks a permission by its constant (``user.has_perm(roles.DELETE_AUDIENCE)``), never by a
 string typed at the place of use. Used by the data migration, views, services, selectors and tests.
@@ -19,6 +19,7 @@ ADD_APP_CODENAME = "add_batchapp"
 CHANGE_APP_CODENAME = "change_batchapp"
 # Auditors read the events of every app; without it, only those of the apps open to the user.
 VIEW_EVERY_APP_HISTORY_CODENAME = "view_every_app_history"  # AuditEvent.Meta.permissions
+MANAGE_PEOPLE_CODENAME = "manage_people"  # Person.Meta.permissions
 
 # The same permissions as ``user.has_perm`` names them.
 DELETE_AUDIENCE = f"{APP_LABEL}.{DELETE_AUDIENCE_CODENAME}"
@@ -27,10 +28,12 @@ VIEW_APPS = f"{APP_LABEL}.{VIEW_APPS_CODENAME}"
 ADD_APP = f"{APP_LABEL}.{ADD_APP_CODENAME}"
 CHANGE_APP = f"{APP_LABEL}.{CHANGE_APP_CODENAME}"
 VIEW_EVERY_APP_HISTORY = f"{APP_LABEL}.{VIEW_EVERY_APP_HISTORY_CODENAME}"
+MANAGE_PEOPLE = f"{APP_LABEL}.{MANAGE_PEOPLE_CODENAME}"
 
 VIEWERS = "Viewers"
 OPERATORS = "Operators"
 KEY_ADMINISTRATORS = "Key administrators"
+USER_ADMINISTRATORS = "User administrators"
 
 # Group name -> permission codenames (all in the audienceadmin app). Viewers and key administrators
 # are the auditors: they read the history of every app. Operators read that of the apps open to them
@@ -45,7 +48,11 @@ ROLES: dict[str, list[str]] = {
         ADD_APP_CODENAME,
         CHANGE_APP_CODENAME,
     ],
+    USER_ADMINISTRATORS: [VIEW_AUDIT_CODENAME, MANAGE_PEOPLE_CODENAME],
 }
+# Roles whose local accounts must enrol MFA when MFA_REQUIRED is on (superusers too: they can do
+# everything, and the break-glass account is the one password login left when SSO is on).
+MFA_REQUIRED_ROLES = frozenset({OPERATORS, KEY_ADMINISTRATORS, USER_ADMINISTRATORS})
 
 
 def ensure_roles(group_model: Any, permission_model: Any, roles: dict[str, list[str]] = ROLES) -> None:

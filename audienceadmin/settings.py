@@ -12,6 +12,8 @@ import environ
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from audienceadmin.sso import config as sso_config
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 env = environ.Env()
@@ -44,11 +46,17 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "django.contrib.humanize",  # allauth's MFA pages use it
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "axes",
     "django_tasks_db",
+    "allauth",
+    "allauth.account",
+    "allauth.socialaccount",
+    "allauth.mfa",
     "audienceadmin",
+    "audienceadmin.sso",  # the OpenID Connect provider (always verifies ID token signatures)
 ]
 
 # Background work (bulk deletion): Django's tasks framework, queued in the database.
@@ -67,6 +75,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "audienceadmin.middleware.NoStoreWhenLoggedInMiddleware",  # after authentication: it reads the user
+    "allauth.account.middleware.AccountMiddleware",
+    "audienceadmin.middleware.MfaEnrolmentMiddleware",  # after auth: users who must enrol reach only that
     "audienceadmin.middleware.OperatorTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -93,6 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "audienceadmin.sso.context.sign_in",
             ],
         },
     },
@@ -128,9 +139,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LOGIN_URL = "login"
+LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "login"
+LOGOUT_REDIRECT_URL = "account_login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
@@ -152,6 +163,8 @@ STORAGES = {
     },
 }
 
+OIDC_ISSUER_URL = env.str("OIDC_ISSUER_URL", default="").rstrip("/")
+OIDC_FORM_ACTION_ORIGINS = env.list("OIDC_FORM_ACTION_ORIGINS", default=sso_config.form_action_origins(OIDC_ISSUER_URL))
 SECURE_CSP = {
     "default-src": [CSP.SELF],
     "script-src": [CSP.SELF],
@@ -159,7 +172,9 @@ SECURE_CSP = {
     "img-src": [CSP.SELF, "data:"],
     "object-src": [CSP.NONE],
     "base-uri": [CSP.NONE],
-    "form-action": [CSP.SELF],
+    # The SSO button's answer redirects to the IdP (its authorization endpoint, on the issuer's origin
+    # unless OIDC_FORM_ACTION_ORIGINS says otherwise).
+    "form-action": [CSP.SELF, *OIDC_FORM_ACTION_ORIGINS],
     "frame-ancestors": [CSP.NONE],
 }
 X_FRAME_OPTIONS = "DENY"
@@ -198,6 +213,83 @@ AUDIT_LOGIN_BURST_THRESHOLD = env.int("AUDIT_LOGIN_BURST_THRESHOLD", default=10)
 AUDIT_LOGIN_BURST_WINDOW = env.float("AUDIT_LOGIN_BURST_WINDOW", default=60.0)
 # How many reverse proxies (that append to X-Forwarded-For) stand in front of the app: 0 = none.
 TRUSTED_PROXY_COUNT = env.int("DJANGO_TRUSTED_PROXY_COUNT", default=0)
+
+# --- Sign-in: django-allauth (accounts, OpenID Connect SSO, MFA) --------------------------------
+# Password logins are throttled by django-axes above (shared by every instance through the database,
+# audited); allauth's own limits (per process) keep guarding MFA codes and re-authentication. The
+# per-username limit of failures is set above axes' so that axes decides on passwords.
+ACCOUNT_ADAPTER = "audienceadmin.sso.adapters.AccountAdapter"
+SOCIALACCOUNT_ADAPTER = "audienceadmin.sso.adapters.SocialAccountAdapter"
+ACCOUNT_FORMS = {"login": "audienceadmin.sso.forms.DashboardLoginForm"}
+ACCOUNT_LOGIN_METHODS = {"username"}
+ACCOUNT_SIGNUP_FIELDS = ["username*", "password1*"]  # sign-up is closed: people are invited
+ACCOUNT_EMAIL_VERIFICATION = "none"
+ACCOUNT_SESSION_REMEMBER = True  # SESSION_COOKIE_AGE (sliding) decides, not the browser's lifetime
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = False
+# Failed password sign-ins are django-axes' (per username and IP, and per IP): every one of them reaches
+# authenticate(), so each is throttled and audited (or counted in a burst) there. allauth's own limit only
+# backs that up per username, above axes' limit.
+ACCOUNT_RATE_LIMITS = {"login": None, "login_failed": f"{max(AXES_FAILURE_LIMIT * 2, 10)}/300s/key"}
+ACCOUNT_PASSWORD_RESET_TIMEOUT = PASSWORD_RESET_TIMEOUT = env.int("INVITATION_VALID_HOURS", default=72) * 3600
+# Local (username + password) sign-in; off: only superusers may use it (the break-glass account).
+LOCAL_PASSWORD_LOGIN = env.bool("LOCAL_PASSWORD_LOGIN", default=True)
+# Minutes a sign-in (or re-authentication) counts as recent for the dangerous steps.
+REAUTHENTICATION_MINUTES = env.int("REAUTHENTICATION_MINUTES", default=15)
+REAUTHENTICATION_REQUIRED = REAUTHENTICATION_MINUTES > 0
+ACCOUNT_REAUTHENTICATION_TIMEOUT = max(REAUTHENTICATION_MINUTES, 1) * 60
+
+MFA_ADAPTER = "audienceadmin.sso.adapters.MfaAdapter"  # TOTP secrets encrypted with FIELD_ENCRYPTION_KEYS
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_TOTP_ISSUER = env.str("MFA_TOTP_ISSUER", default="Audience Admin")
+MFA_TOTP_TOLERANCE = 1  # the code of the period before or after is accepted too (phone clocks drift)
+MFA_PASSKEY_LOGIN_ENABLED = False  # passkeys are a second factor here, after the password
+# WebAuthn needs HTTPS, except on http://localhost during development and tests.
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = env.bool("MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN", default=DEBUG)
+# Local accounts with these roles (and superusers, user administrators) must enrol MFA first.
+MFA_REQUIRED = env.bool("MFA_REQUIRED", default=True)
+
+SOCIALACCOUNT_AUTO_SIGNUP = True  # first SSO sign-in creates the user, with no role
+SOCIALACCOUNT_LOGIN_ON_GET = False  # the flow starts with a POST (CSRF-protected)
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = True  # an invited user's first SSO sign-in joins their account
+SOCIALACCOUNT_EMAIL_AUTHENTICATION_AUTO_CONNECT = True
+SOCIALACCOUNT_REQUESTS_TIMEOUT = env.float("OIDC_TIMEOUT", default=5.0)
+OIDC_CLIENT_ID = env.str("OIDC_CLIENT_ID", default="")
+OIDC_CLIENT_SECRET = env.str("OIDC_CLIENT_SECRET", default="")
+OIDC_COMPANY_NAME = env.str("OIDC_COMPANY_NAME", default="your company")
+OIDC_ALLOWED_DOMAINS = [d.lower().lstrip("@") for d in env.list("OIDC_ALLOWED_DOMAINS", default=[])]
+OIDC_SCOPES = env.list("OIDC_SCOPES", default=["openid", "profile", "email"])
+# The ID token claim that lists the user's groups (e.g. "groups"); empty: roles are not synced.
+OIDC_GROUPS_CLAIM = env.str("OIDC_GROUPS_CLAIM", default="")
+# IdP group -> role, e.g. "aa-operators=Operators,aa-keys=Key administrators" (README: Single sign-on).
+OIDC_GROUP_ROLES = env.dict("OIDC_GROUP_ROLES", default={})
+SOCIALACCOUNT_PROVIDERS = sso_config.socialaccount_providers(
+    issuer=OIDC_ISSUER_URL,
+    client_id=OIDC_CLIENT_ID,
+    secret=OIDC_CLIENT_SECRET,
+    company=OIDC_COMPANY_NAME,
+    domains=OIDC_ALLOWED_DOMAINS,
+    scopes=OIDC_SCOPES,
+)
+
+# Invitations and other mail. The console backend (debug) prints messages; production uses SMTP.
+EMAIL_BACKEND_PATH = env.str(
+    "EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+MAILERS: dict[str, dict[str, object]] = {"default": {"BACKEND": EMAIL_BACKEND_PATH}}
+if EMAIL_BACKEND_PATH.endswith("smtp.EmailBackend"):
+    MAILERS["default"]["OPTIONS"] = {
+        "host": env.str("EMAIL_HOST", default="localhost"),
+        "port": env.int("EMAIL_PORT", default=587),
+        "username": env.str("EMAIL_HOST_USER", default=""),
+        "password": env.str("EMAIL_HOST_PASSWORD", default=""),
+        "use_tls": env.bool("EMAIL_USE_TLS", default=True),
+        "timeout": env.float("EMAIL_TIMEOUT", default=10.0),
+    }
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Audience Admin <audience-admin@localhost>")
 
 # --- Batch API -------------------------------------------------------------------------------
 BATCH_API_URL = env.str("BATCH_API_URL", default="https://api.batch.com").rstrip("/")

@@ -1,16 +1,43 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
-from django.urls import path
+from django.urls import include, path, re_path
+from django.views.generic import RedirectView
 
 from audienceadmin import health
-from audienceadmin.views import apps, audiences, bulk, deletion, history, home
+from audienceadmin.views import apps, audiences, bulk, deletion, history, home, people, signin
+
+# The admin signs in through allauth too (MFA, lockout, audit), never through its own form.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
+
+# allauth pages the dashboard does not offer: people are invited or come through SSO, and their
+# e-mail addresses and SSO links are the administrators' (same names, so allauth's links resolve).
+CLOSED = [
+    ("accounts/signup/", "account_signup"),
+    ("accounts/email/", "account_email"),
+    ("accounts/confirm-email/", "account_email_verification_sent"),
+    ("accounts/password/set/", "account_set_password"),
+    ("accounts/password/reset/", "account_reset_password"),
+    ("accounts/password/reset/done/", "account_reset_password_done"),
+    ("accounts/login/code/confirm/", "account_confirm_login_code"),
+    ("accounts/3rdparty/", "socialaccount_connections"),
+]
 
 urlpatterns = [
     path("", home.home, name="home"),
-    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("login/", RedirectView.as_view(pattern_name="account_login", query_string=True), name="login"),
+    *(path(route, signin.closed, name=name) for route, name in CLOSED),
+    re_path(r"^accounts/confirm-email/(?P<key>[-:\w]+)/$", signin.closed, name="account_confirm_email"),
+    path("accounts/reauthenticate/sso/", signin.reauthenticate_sso, name="reauthenticate_sso"),
+    path("accounts/", include("allauth.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("people/", people.people, name="people"),
+    path("people/invite/", people.person_invite, name="person_invite"),
+    path("people/<int:pk>/", people.person_edit, name="person_edit"),
+    path("people/<int:pk>/deactivate/", people.person_deactivate, name="person_deactivate"),
+    path("people/<int:pk>/reactivate/", people.person_reactivate, name="person_reactivate"),
+    path("people/<int:pk>/unlock/", people.person_unlock, name="person_unlock"),
+    path("people/<int:pk>/invite-again/", people.person_invite_again, name="person_invite_again"),
     path("apps/", apps.app_list, name="app_list"),
     path("apps/new/", apps.app_create, name="app_create"),
     path("apps/<int:pk>/edit/", apps.app_edit, name="app_edit"),

@@ -70,6 +70,7 @@ def environment(db_url: str, batch_url: str) -> dict[str, str]:
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50), "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "AUDIT_HMAC_KEYS": secrets.token_urlsafe(32),
         "DJANGO_DEBUG": "false", "DJANGO_SECURE_COOKIES": "false", "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "MFA_REQUIRED": "false",  # the benchmark's operators sign in with a password only
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1", "DJANGO_STATIC_ROOT": str(OUT / "load-static"),
         "DJANGO_SETTINGS_MODULE": "audienceadmin.settings",
     })  # fmt: skip
@@ -185,10 +186,10 @@ def operator(index: int, names: list[str], urls: list[str], window: Window, tall
         return response if response.status_code == expect else None
 
     try:
-        page = call("login form", "GET", "/login/", 200)
+        page = call("login form", "GET", "/accounts/login/", 200)
         token = CSRF_RE.search(page.text).group(1) if page is not None else ""
-        data = {"username": f"op{index:02d}", "password": PASSWORD, "csrfmiddlewaretoken": token}
-        logged_in = call("login", "POST", "/login/", 302, data=data) is not None
+        data = {"login": f"op{index:02d}", "password": PASSWORD, "csrfmiddlewaretoken": token}
+        logged_in = call("login", "POST", "/accounts/login/", 302, data=data) is not None
     finally:
         with tally.lock:
             tally.ready += 1

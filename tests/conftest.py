@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import pytest
 from cryptography.fernet import Fernet
 from django.contrib.auth.models import Group, Permission
+from django.core.cache import cache
 from django.urls import reverse
 
 from audienceadmin import audit, batch, roles, services
@@ -16,7 +17,11 @@ from audienceadmin.batch.simulator import BatchSimulator
 def _test_settings(settings):
     """Each test gets its own encryption key, fast password hashing, static files without a
     build manifest, and a Batch URL where nothing listens (tests that talk to Batch use the
-    simulator: nothing ever reaches the real API)."""
+    simulator: nothing ever reaches the real API).
+
+    Most tests sign in with ``force_login``, which allauth records no authentication for: the
+    MFA and re-authentication policies are off unless a test turns them on (``sign_in_policies``;
+    tests/test_signin.py and tests/e2e/test_sso.py test them). The rate limits' cache starts empty."""
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     settings.AUDIT_HMAC_KEYS = ["test-audit-key-" + secrets.token_hex(8)]
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
@@ -25,6 +30,11 @@ def _test_settings(settings):
     # The test client speaks plain HTTP; production redirects to HTTPS (tested in test_security).
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
+    settings.MFA_REQUIRED = False
+    settings.REAUTHENTICATION_REQUIRED = False
+    settings.MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = True
+    settings.MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
+    cache.clear()
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -184,3 +194,65 @@ def many(simulator, app_keys, batch_app) -> list[str]:
     for name in names:
         simulator.add_audience(app_keys.api_key, name, nb_ids=10)
     return names
+
+
+@pytest.fixture
+def sign_in_policies(settings):
+    """MFA required for the roles that need it, and re-authentication before dangerous steps."""
+    settings.MFA_REQUIRED = True
+    settings.REAUTHENTICATION_REQUIRED = True
+    settings.REAUTHENTICATION_MINUTES = 15
+    return settings
+
+
+@pytest.fixture
+def useradmin(django_user_model, role_groups):
+    return make_user(django_user_model, "uma", role_groups[roles.USER_ADMINISTRATORS], email="uma@example.com")
+
+
+@pytest.fixture(scope="session")
+def idp():
+    """django-oauth-toolkit's OpenID Connect provider, in its own process (tests/oidc_provider)."""
+    from tests.oidc_provider import OidcProvider
+
+    with OidcProvider() as provider:
+        yield provider
+
+
+SSO_GROUP_ROLES = {
+    "aa-viewers": roles.VIEWERS,
+    "aa-operators": roles.OPERATORS,
+    "aa-keyadmins": roles.KEY_ADMINISTRATORS,
+}
+
+
+@pytest.fixture
+def sso(settings, idp):
+    """Single sign-on through the test provider, as the README tells an administrator to set it up."""
+    from audienceadmin.sso import config
+    from tests.oidc_provider import CLIENT_ID, CLIENT_SECRET
+
+    def configure(client_id: str = CLIENT_ID) -> None:
+        settings.OIDC_ISSUER_URL = idp.issuer
+        settings.OIDC_CLIENT_ID = client_id
+        settings.OIDC_CLIENT_SECRET = CLIENT_SECRET
+        settings.OIDC_COMPANY_NAME = "Corp"
+        settings.OIDC_ALLOWED_DOMAINS = ["corp.example"]
+        settings.OIDC_GROUPS_CLAIM = "groups"
+        settings.OIDC_GROUP_ROLES = SSO_GROUP_ROLES
+        settings.SECURE_CSP = {
+            **settings.SECURE_CSP,
+            "form-action": ["'self'", *config.form_action_origins(idp.issuer)],
+        }
+        settings.SOCIALACCOUNT_PROVIDERS = config.socialaccount_providers(
+            issuer=idp.issuer,
+            client_id=client_id,
+            secret=CLIENT_SECRET,
+            company="Corp",
+            domains=["corp.example"],
+            scopes=["openid", "profile", "email"],
+        )
+
+    configure()
+    idp.configure = configure
+    return idp

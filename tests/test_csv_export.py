@@ -53,7 +53,7 @@ def viewer_client(viewer):
 
 
 def test_a_failed_login_with_a_formula_exports_as_text(viewer_client):
-    Client().post(reverse("login"), {"username": HYPERLINK, "password": "wrong-password-0123"})
+    Client().post(reverse("account_login"), {"login": HYPERLINK, "password": "wrong-password-0123"})
     assert AuditEvent.objects.get(kind=AuditEvent.Kind.LOGIN_FAILED).actor_username == HYPERLINK
 
     [row] = download(viewer_client.get(reverse("history_export"), {"view": "security"}))
@@ -106,7 +106,7 @@ def sealed_items_from_export(row: dict[str, str], event: AuditEvent) -> list:
 
 
 def test_a_rows_mac_can_be_recomputed_from_the_export(viewer_client, operator, batch_app, fast_client):
-    Client().post(reverse("login"), {"username": HYPERLINK, "password": "wrong-password-0123"})
+    Client().post(reverse("account_login"), {"login": HYPERLINK, "password": "wrong-password-0123"})
     for name in ("-A1", "spring-sale"):
         services.audience_delete(actor=operator, app=batch_app, name=name, ip="10.0.0.7")
     for username in TRICKY:

@@ -202,7 +202,7 @@ def test_gunicorn_serves_health_checks_pages_and_hashed_static_files(tmp_path):
         ready = requests.get(f"{base}/readyz", timeout=5)
         assert (ready.status_code, ready.text) == (200, "ready")
         assert requests.head(f"{base}/readyz", timeout=5).status_code == 200
-        plain = requests.get(f"{base}/login/", allow_redirects=False, timeout=5)
+        plain = requests.get(f"{base}/accounts/login/", allow_redirects=False, timeout=5)
         assert plain.status_code == 301 and plain.headers["Location"].startswith("https://")
         assert health_response.headers["Server"] == "gunicorn"  # no version
 
@@ -212,7 +212,7 @@ def test_gunicorn_serves_health_checks_pages_and_hashed_static_files(tmp_path):
         assert static.status_code == 200 and static.headers["Content-Type"].startswith("text/css")
         assert "max-age=315360000" in static.headers["Cache-Control"]
         assert "immutable" in static.headers["Cache-Control"]
-        login = requests.get(f"{base}/login/", headers={**proxied, "X-Request-ID": "probe-42"}, timeout=5)
+        login = requests.get(f"{base}/accounts/login/", headers={**proxied, "X-Request-ID": "probe-42"}, timeout=5)
         assert login.status_code == 200 and "Strict-Transport-Security" in login.headers
         assert login.headers["X-Request-ID"] == "probe-42"
         assert f"/static/{hashed_css}" in login.text
@@ -232,7 +232,13 @@ def test_gunicorn_serves_health_checks_pages_and_hashed_static_files(tmp_path):
     finished = [r for r in records if r["message"] == "request finished" and r.get("request_id") == "probe-42"]
     assert len(finished) == 1
     assert not [r for r in records if r["logger"] == "gunicorn.access"]  # off by default: the app logs requests
-    expected = {"level": "INFO", "logger": "audienceadmin.requests", "path": "/login/", "method": "GET", "status": 200}
+    expected = {
+        "level": "INFO",
+        "logger": "audienceadmin.requests",
+        "path": "/accounts/login/",
+        "method": "GET",
+        "status": 200,
+    }
     assert expected.items() <= finished[0].items()
 
 

@@ -119,6 +119,9 @@ def test_no_key_leaks_anywhere(
         if user is not None:
             client.force_login(user)
         urls = [reverse(n) for n in ("login", "home", "history", "app_list", "app_create", "audience_delete")]
+        urls += [reverse(n) for n in ("people", "person_invite", "mfa_index", "account_reauthenticate")]
+        urls += [reverse("person_edit", args=[u.pk]) for u in (operator, keyadmin)]
+        urls += [reverse("history") + f"?view={view}" for view in ("security", "people", "all")]
         urls += [reverse(n, args=[a.pk]) for a in apps for n in ("app_edit", "app_archive")]
         urls += ["/admin/", "/admin/audienceadmin/batchapp/", "/admin/audienceadmin/auditevent/"]
         urls += [f"/admin/audienceadmin/batchapp/{a.pk}/change/" for a in apps]

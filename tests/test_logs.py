@@ -61,7 +61,7 @@ def test_the_response_carries_the_request_id():
     assert client.get("/healthz", headers={"X-Request-ID": "lb-probe.1"})["X-Request-ID"] == "lb-probe.1"
     echoed = client.get("/healthz", headers={"X-Request-ID": "evil\r\nSet-Cookie: x=1"})["X-Request-ID"]
     assert logs.REQUEST_ID_RE.fullmatch(echoed) and "evil" not in echoed
-    assert client.get(reverse("login"))["X-Request-ID"] != client.get(reverse("login"))["X-Request-ID"]
+    assert client.get(reverse("account_login"))["X-Request-ID"] != client.get(reverse("account_login"))["X-Request-ID"]
 
 
 def test_a_request_logs_one_json_line_with_its_request_id(json_lines, operator):
@@ -87,7 +87,7 @@ def test_a_request_logs_one_json_line_with_its_request_id(json_lines, operator):
 
 def test_an_anonymous_request_has_no_user_and_logging_runs_no_query(json_lines, django_assert_num_queries):
     with django_assert_num_queries(0):
-        Client().get(reverse("login"))
+        Client().get(reverse("account_login"))
     (line,) = [line for line in json_lines() if line["message"] == "request finished"]
     assert "user" not in line and line["status"] == 200
 

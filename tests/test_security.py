@@ -25,10 +25,11 @@ from tests.conftest import PASSWORD, make_user
 pytestmark = pytest.mark.django_db
 Kind = AuditEvent.Kind
 
-ROLES = ["anonymous", "viewer", "operator", "keyadmin", "superuser", "inactive"]
-EVERYONE = {"viewer", "operator", "keyadmin", "superuser"}
+ROLES = ["anonymous", "viewer", "operator", "keyadmin", "useradmin", "superuser", "inactive"]
+EVERYONE = {"viewer", "operator", "keyadmin", "useradmin", "superuser"}
 KEYS = {"keyadmin", "superuser"}
 DELETERS = {"operator", "superuser"}
+PEOPLE = {"useradmin", "superuser"}
 HISTORY = EVERYONE
 
 # url name -> (methods the view accepts, roles allowed). Anything else: login redirect (anonymous,
@@ -52,26 +53,111 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "app_test_connection": ({"POST"}, KEYS),
     "audience_delete": ({"GET", "POST"}, DELETERS),
     "audience_delete_confirm": ({"POST"}, DELETERS),
+    "people": ({"GET"}, PEOPLE),
+    "person_invite": ({"GET", "POST"}, PEOPLE),
+    "person_edit": ({"GET", "POST"}, PEOPLE),
+    "person_deactivate": ({"POST"}, PEOPLE),
+    "person_reactivate": ({"POST"}, PEOPLE),
+    "person_unlock": ({"POST"}, PEOPLE),
+    "person_invite_again": ({"POST"}, PEOPLE),
     "app_archive": ({"GET", "POST"}, KEYS),  # last: a permitted POST archives the app
 }
 NEEDS_APP = {"app_edit", "app_test_connection", "app_archive", "audience_browse"}
 NEEDS_JOB = {"bulk_job", "bulk_job_progress", "bulk_job_results", "bulk_job_cancel"}
-PUBLIC = {"login", "healthz", "readyz"}  # reachable without logging in
-LOGGED_IN_ONLY = {"logout"}  # POST only; any logged-in user
+NEEDS_PERSON = {"person_edit", "person_deactivate", "person_reactivate", "person_unlock", "person_invite_again"}
+# Reachable without logging in: the sign-in pages, the SSO round trip, the set-password link.
+PUBLIC = {
+    "login",
+    "healthz",
+    "readyz",
+    "account_login",
+    "account_inactive",
+    "account_reset_password_from_key",
+    "account_reset_password_from_key_done",
+    "mfa_authenticate",
+    "socialaccount_login_cancelled",
+    "socialaccount_login_error",
+    "socialaccount_signup",
+    "company_oidc_login",
+    "company_oidc_callback",
+}
+# allauth pages the dashboard does not offer: 404 for everyone (audienceadmin/urls.py, CLOSED).
+CLOSED = {
+    "account_signup",
+    "account_email",
+    "account_email_verification_sent",
+    "account_confirm_email",
+    "account_set_password",
+    "account_reset_password",
+    "account_reset_password_done",
+    "account_confirm_login_code",
+    "socialaccount_connections",
+}
+# Any signed-in user, for their own account: signing out, re-authenticating, their password and MFA.
+LOGGED_IN_ONLY = {
+    "account_logout",
+    "account_reauthenticate",
+    "account_change_password",
+    "reauthenticate_sso",
+    "mfa_index",
+    "mfa_reauthenticate",
+    "mfa_activate_totp",
+    "mfa_deactivate_totp",
+    "mfa_view_recovery_codes",
+    "mfa_generate_recovery_codes",
+    "mfa_download_recovery_codes",
+    "mfa_list_webauthn",
+    "mfa_add_webauthn",
+    "mfa_reauthenticate_webauthn",
+    "mfa_remove_webauthn",
+    "mfa_edit_webauthn",
+}
+URL_KWARGS = {
+    "account_reset_password_from_key": {"uidb36": "1", "key": "not-a-key"},
+    "account_confirm_email": {"key": "not-a-key"},
+    "company_oidc_login": {"provider_id": "company"},
+    "company_oidc_callback": {"provider_id": "company"},
+    "mfa_remove_webauthn": {"pk": 1},
+    "mfa_edit_webauthn": {"pk": 1},
+}
 
 
-def project_url_names() -> set[str]:
+def project_url_names(entries=None) -> set[str]:
+    """Every named route, however deep its include (allauth's are nested), except the Django admin's."""
     names = set()
-    for entry in get_resolver().url_patterns:
+    for entry in get_resolver().url_patterns if entries is None else entries:
         if isinstance(entry, URLPattern) and entry.name:
             names.add(entry.name)
         elif isinstance(entry, URLResolver) and getattr(entry, "app_name", None) != "admin":
-            names.update(p.name for p in entry.url_patterns if getattr(p, "name", None))
+            names |= project_url_names(entry.url_patterns)
     return names
 
 
 def test_every_url_has_a_permission_rule():
-    assert project_url_names() == set(RULES) | PUBLIC | LOGGED_IN_ONLY
+    assert project_url_names() == set(RULES) | PUBLIC | CLOSED | LOGGED_IN_ONLY
+
+
+@pytest.mark.parametrize("role", ["anonymous", "viewer", "superuser"])
+def test_the_sign_in_pages_answer_everyone_without_error_or_inline_code(role, users, settings):
+    """The pages beside the role matrix: public, closed (404 for everyone), or the signed-in user's own."""
+    settings.DEBUG_PROPAGATE_EXCEPTIONS = False
+    client = Client()
+    if users[role] is not None:
+        client.force_login(users[role])
+    for name in sorted(PUBLIC | CLOSED | LOGGED_IN_ONLY):
+        url = reverse(name, kwargs=URL_KWARGS.get(name))
+        response = client.get(url)
+        status = response.status_code
+        assert status < 500, (name, role, status)
+        if name in CLOSED:
+            assert status == 404, (name, role)
+        elif name in LOGGED_IN_ONLY and role == "anonymous":
+            assert status in (302, 404), (name, role)  # to the login page (or nothing to show)
+            if status == 302:
+                assert response.url.startswith(reverse("account_login")), name
+        if status == 200 and "html" in response.headers.get("Content-Type", ""):
+            html = response.content.decode()
+            assert "<script>" not in html and " style=" not in html and "<style" not in html, name
 
 
 @pytest.fixture
@@ -81,8 +167,11 @@ def users(django_user_model, role_groups, viewer, operator, keyadmin):
         "viewer": viewer,
         "operator": operator,
         "keyadmin": keyadmin,
+        "useradmin": make_user(django_user_model, "uma", role_groups[roles.USER_ADMINISTRATORS]),
         "superuser": django_user_model.objects.create_superuser("root", "", PASSWORD),
-        "inactive": make_user(django_user_model, "ina", role_groups[roles.OPERATORS], is_active=False),
+        "inactive": make_user(
+            django_user_model, "ina", role_groups[roles.OPERATORS], is_active=False, email="ina@example.com"
+        ),
     }
 
 
@@ -108,6 +197,8 @@ def test_permission_matrix(role, users, batch_app, fast_client):
             url = reverse(url_name, args=[AuditEvent.objects.order_by("id").first().pk])
         elif url_name in NEEDS_JOB:
             url = reverse(url_name, args=[job.pk])
+        elif url_name in NEEDS_PERSON:
+            url = reverse(url_name, args=[users["inactive"].pk])
         else:
             url = reverse(url_name, args=[batch_app.pk] if url_name in NEEDS_APP else [])
         for method in ("GET", "POST"):
@@ -119,7 +210,7 @@ def test_permission_matrix(role, users, batch_app, fast_client):
                 status = 200  # an empty form, re-shown with errors
             assert status == expected_status(url_name, role, method), (url_name, role, method)
             if expected_status(url_name, role, method) == 302 and status == 302:
-                assert response.url.startswith(reverse("login"))
+                assert response.url.startswith(reverse("account_login"))
 
 
 # --- who reads which events in History --------------------------------------------------------------
@@ -143,6 +234,13 @@ SHOWS_NO_EVENTS = {
     "app_edit",
     "app_test_connection",
     "app_archive",
+    "people",  # people, their roles and sign-in state: no audit event is listed there
+    "person_invite",
+    "person_edit",
+    "person_deactivate",
+    "person_reactivate",
+    "person_unlock",
+    "person_invite_again",
 }
 AUDITORS = {"viewer", "keyadmin", "superuser"}
 HISTORY_VIEWS = ["deletions", "keys", "security", "all"]
@@ -391,7 +489,7 @@ def test_production_refuses_to_start_without_its_secrets():
 
 def test_every_page_sends_a_strict_csp_and_no_inline_code(users, batch_app):
     client = Client()
-    assert "default-src 'self'" in client.get(reverse("login")).headers["Content-Security-Policy"]
+    assert "default-src 'self'" in client.get(reverse("account_login")).headers["Content-Security-Policy"]
     client.force_login(users["superuser"])
     pages = [
         reverse("home"),
@@ -401,6 +499,10 @@ def test_every_page_sends_a_strict_csp_and_no_inline_code(users, batch_app):
         reverse("app_edit", args=[batch_app.pk]),
         reverse("app_archive", args=[batch_app.pk]),
         reverse("audience_delete"),
+        reverse("people"),
+        reverse("person_invite"),
+        reverse("person_edit", args=[users["operator"].pk]),
+        reverse("mfa_index"),
     ]
     for url in pages:
         response = client.get(url)
@@ -425,6 +527,8 @@ def test_every_answer_to_a_logged_in_user_is_never_stored(users, batch_app, fast
             continue
         if url_name == "history_event":
             args = [AuditEvent.objects.order_by("id").first().pk]
+        elif url_name in NEEDS_PERSON:
+            args = [users["operator"].pk]
         else:
             args = [job.pk] if url_name in NEEDS_JOB else [batch_app.pk] if url_name in NEEDS_APP else []
         response = client.get(reverse(url_name, args=args))
@@ -436,7 +540,7 @@ def test_every_answer_to_a_logged_in_user_is_never_stored(users, batch_app, fast
 
 def test_https_is_enforced_outside_debug(settings):
     settings.SECURE_SSL_REDIRECT = True
-    response = Client().get(reverse("login"))
+    response = Client().get(reverse("account_login"))
     assert response.status_code == 301 and response.url.startswith("https://")
 
 
@@ -446,8 +550,8 @@ def test_https_is_enforced_outside_debug(settings):
 def test_repeated_failed_logins_lock_the_account_out_and_are_audited(operator, settings):
     client = Client()
     for _ in range(settings.AXES_FAILURE_LIMIT):
-        response = client.post(reverse("login"), {"username": "otto", "password": "wrong"})
-    response = client.post(reverse("login"), {"username": "otto", "password": PASSWORD})
+        response = client.post(reverse("account_login"), {"login": "otto", "password": "wrong"})
+    response = client.post(reverse("account_login"), {"login": "otto", "password": PASSWORD})
     assert response.status_code == 429
     assert "Too many failed logins" in response.content.decode()
     failed = AuditEvent.objects.filter(kind=Kind.LOGIN_FAILED, actor_username="otto").count()
@@ -460,10 +564,10 @@ def test_repeated_failed_logins_lock_the_account_out_and_are_audited(operator, s
 def test_failures_at_changing_usernames_lock_the_ip_out(operator, settings):
     client = Client()
     for i in range(settings.AXES_FAILURE_LIMIT):
-        client.post(reverse("login"), {"username": f"guess-{i}", "password": "wrong"})
-    response = client.post(reverse("login"), {"username": "otto", "password": PASSWORD})
+        client.post(reverse("account_login"), {"login": f"guess-{i}", "password": "wrong"})
+    response = client.post(reverse("account_login"), {"login": "otto", "password": PASSWORD})
     assert response.status_code == 429  # the IP is locked out, whatever the username
-    other_ip = Client(REMOTE_ADDR="10.9.9.9").post(reverse("login"), {"username": "otto", "password": PASSWORD})
+    other_ip = Client(REMOTE_ADDR="10.9.9.9").post(reverse("account_login"), {"login": "otto", "password": PASSWORD})
     assert other_ip.status_code == 302  # the account itself is not
 
 
@@ -471,11 +575,11 @@ def test_a_successful_login_does_not_clear_an_ips_failures_at_other_accounts(ope
     """Someone with a valid account must not be able to reset the IP's count between guesses."""
     client = Client()
     for i in range(settings.AXES_FAILURE_LIMIT - 1):
-        client.post(reverse("login"), {"username": f"victim-{i}", "password": "wrong"})
-    assert client.post(reverse("login"), {"username": "otto", "password": PASSWORD}).status_code == 302
-    client.post(reverse("logout"))
-    client.post(reverse("login"), {"username": "victim-x", "password": "wrong"})
-    assert client.post(reverse("login"), {"username": "otto", "password": PASSWORD}).status_code == 429
+        client.post(reverse("account_login"), {"login": f"victim-{i}", "password": "wrong"})
+    assert client.post(reverse("account_login"), {"login": "otto", "password": PASSWORD}).status_code == 302
+    client.post(reverse("account_logout"))
+    client.post(reverse("account_login"), {"login": "victim-x", "password": "wrong"})
+    assert client.post(reverse("account_login"), {"login": "otto", "password": PASSWORD}).status_code == 429
 
 
 def test_a_burst_of_failed_logins_is_one_event_with_its_count(viewer, settings, monkeypatch):
@@ -483,7 +587,7 @@ def test_a_burst_of_failed_logins_is_one_event_with_its_count(viewer, settings, 
     own, the rest are counted into one event once the burst's window is over; none is lost."""
     client = Client(REMOTE_ADDR="203.0.113.9")
     for i in range(200):
-        client.post(reverse("login"), {"username": f"user-{i}", "password": "wrong"})
+        client.post(reverse("account_login"), {"login": f"user-{i}", "password": "wrong"})
     individual = AuditEvent.objects.filter(kind=Kind.LOGIN_FAILED, ip="203.0.113.9").count()
     assert individual == settings.AUDIT_LOGIN_BURST_THRESHOLD
     assert AuditEvent.objects.filter(kind=Kind.LOCKED_OUT, ip="203.0.113.9").exists()  # lockouts still recorded
@@ -540,7 +644,7 @@ def test_logins_expire_after_inactivity_without_a_write_per_request(operator, mo
     assert client.get(reverse("home")).status_code == 200
     clock[0] += timedelta(seconds=age + 1)  # idle for longer than the age: logged out
     response = client.get(reverse("home"))
-    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert response.status_code == 302 and response["Location"].startswith(reverse("account_login"))
 
 
 def test_the_client_ip_behind_trusted_proxies(settings, rf):

@@ -4,7 +4,8 @@ calls, and services and commands share them; call sites use the names re-exporte
 
 - ``apps``: which apps a user may act in; the apps pages; the operators;
 - ``history``: the audit trail's pages, CSV rows and detail; the last verification;
-- ``bulk``: bulk jobs a user may follow, a job's progress, items and results.
+- ``bulk``: bulk jobs a user may follow, a job's progress, items and results;
+- ``people``: people, their roles, MFA and lockouts; single sign-on's rules (domains, group mapping).
 """
 
 from audienceadmin.selectors.apps import (
@@ -52,6 +53,25 @@ from audienceadmin.selectors.history import (
     last_verification,
     recent_attempts,
 )
+from audienceadmin.selectors.people import (
+    PersonRow,
+    email_taken,
+    has_mfa,
+    locked_out_usernames,
+    mfa_required_for,
+    mfa_types,
+    people_list,
+    person_by_id,
+    person_uses_sso,
+    role_groups,
+    role_names,
+    roles_for_groups,
+    sso_claims,
+    sso_domain_allowed,
+    sso_enabled,
+    sso_login_email,
+    username_taken,
+)
 
 __all__ = [
     "EXPORT_FIELDS",
@@ -63,6 +83,7 @@ __all__ = [
     "HistoryFilter",
     "HistoryPage",
     "HistoryView",
+    "PersonRow",
     "Progress",
     "app_allowed_operators",
     "app_by_name",
@@ -87,10 +108,26 @@ __all__ = [
     "bulk_jobs_active",
     "bulk_jobs_for",
     "bulk_jobs_recent",
+    "email_taken",
+    "has_mfa",
     "history_export_rows",
     "history_page",
     "last_verification",
+    "locked_out_usernames",
     "may_delete_in",
+    "mfa_required_for",
+    "mfa_types",
     "operators",
+    "people_list",
+    "person_by_id",
+    "person_uses_sso",
     "recent_attempts",
+    "role_groups",
+    "role_names",
+    "roles_for_groups",
+    "sso_claims",
+    "sso_domain_allowed",
+    "sso_enabled",
+    "sso_login_email",
+    "username_taken",
 ]

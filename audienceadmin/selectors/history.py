@@ -48,7 +48,24 @@ KEY_KINDS = [
     Kind.CONNECTION_TESTED,
     Kind.KEYS_REENCRYPTED,
 ]
-SECURITY_KINDS = [Kind.LOGIN_FAILED, Kind.LOGIN_FAILURES_COUNTED, Kind.LOCKED_OUT, Kind.PERMISSION_DENIED]
+SECURITY_KINDS = [
+    Kind.LOGIN_FAILED,
+    Kind.LOGIN_FAILURES_COUNTED,
+    Kind.LOCKED_OUT,
+    Kind.PERMISSION_DENIED,
+    Kind.LOGIN_SUCCEEDED,
+    Kind.SSO_REFUSED,
+    Kind.MFA_FAILED,
+]
+PEOPLE_KINDS = [
+    Kind.USER_INVITED,
+    Kind.USER_CREATED,
+    Kind.ROLES_CHANGED,
+    Kind.USER_DEACTIVATED,
+    Kind.USER_REACTIVATED,
+    Kind.LOCKOUT_CLEARED,
+    Kind.MFA_CHANGED,
+]
 
 
 class HistoryView(NamedTuple):
@@ -61,6 +78,7 @@ HISTORY_VIEWS: dict[str, HistoryView] = {
     "deletions": HistoryView("Deletions", [Kind.DELETE_REQUESTED]),
     "keys": HistoryView("Key changes", KEY_KINDS),
     "security": HistoryView("Security events", SECURITY_KINDS),
+    "people": HistoryView("People", PEOPLE_KINDS),
     "all": HistoryView("Everything", []),
 }
 HISTORY_VIEW_CHOICES = [(name, view.label) for name, view in HISTORY_VIEWS.items()]

@@ -9,7 +9,8 @@ where the action happens. Call sites use the names re-exported here: ``services.
 - ``events``: security and app events; verifying the audit chain;
 - ``logins``: failed logins and lockouts, a burst from one address counted in one event;
 - ``audiences``: reading from Batch (the audience browser, the impact preview);
-- ``bulk``: creating, cancelling and resuming bulk jobs (``audienceadmin.bulk_runner`` runs them).
+- ``bulk``: creating, cancelling and resuming bulk jobs (``audienceadmin.bulk_runner`` runs them);
+- ``people``: invitations, roles, deactivation, lockouts; the audit of every way of signing in.
 """
 
 from audienceadmin.services.apps import (
@@ -44,6 +45,21 @@ from audienceadmin.services.deletion import (
 from audienceadmin.services.events import app_event_record, audit_log_verify, security_event_record
 from audienceadmin.services.keys import RotationReport, encryption_keys_rotate
 from audienceadmin.services.logins import lockout_record, login_bursts_close, login_failure_record
+from audienceadmin.services.people import (
+    lockout_clear,
+    mfa_change_recorded,
+    mfa_failure_recorded,
+    password_link,
+    person_deactivate,
+    person_invite,
+    person_invite_again,
+    person_reactivate,
+    person_roles_set,
+    sign_in_recorded,
+    sign_in_refused,
+    sso_person_created,
+    sso_roles_sync,
+)
 
 __all__ = [
     "AUDIENCE_PAGE_SIZE",
@@ -80,7 +96,20 @@ __all__ = [
     "lockout_record",
     "login_bursts_close",
     "login_failure_record",
+    "lockout_clear",
+    "mfa_change_recorded",
+    "mfa_failure_recorded",
+    "password_link",
+    "person_deactivate",
+    "person_invite",
+    "person_invite_again",
+    "person_reactivate",
+    "person_roles_set",
     "security_event_record",
+    "sign_in_recorded",
+    "sign_in_refused",
+    "sso_person_created",
+    "sso_roles_sync",
     "stale_attempt_age",
     "sweep_throttle_reset",
 ]

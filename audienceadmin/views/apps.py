@@ -8,9 +8,37 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audienceadmin import roles, selectors, services
+from audienceadmin import reauth, roles, selectors, services, wording
 from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import AppForm
+from audienceadmin.models import BatchApp
+
+# What is kept across re-authentication: never a key (keys are typed again).
+KEPT_FIELDS = ["name", "allowed_operators"]
+
+
+def _form_page(request: AuthenticatedHttpRequest, form: AppForm, app: BatchApp | None = None) -> HttpResponse:
+    context: dict[str, object] = {
+        "form": form,
+        "app": app,
+        **reauth.notice(request, request.path, wording.REAUTH_KEYS_NOT_KEPT),
+    }
+    return render(request, "audienceadmin/app_form.html", context)
+
+
+def _stale(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Keys or access changed too long after the last sign-in: nothing is saved; re-authenticate and
+    come back to the form with the name and operators kept (keys are never kept)."""
+    messages.warning(request, wording.REAUTH_KEYS_NOT_KEPT)
+    return reauth.refuse(request, f"{request.path}?kept={reauth.keep(request, request.POST, KEPT_FIELDS)}")
+
+
+def _changes_keys_or_access(form: AppForm, app: BatchApp) -> bool:
+    data = form.cleaned_data
+    operators = {u.pk for u in data.get("allowed_operators") or []}
+    return bool(data.get("api_key") or data.get("rest_api_key")) or operators != {
+        u.pk for u in selectors.app_allowed_operators(app)
+    }
 
 
 @require_GET
@@ -23,12 +51,16 @@ def app_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @permission_required(roles.ADD_APP)
 def app_create(request: AuthenticatedHttpRequest) -> HttpResponse:
-    form = AppForm(request.POST or None, operators=selectors.operators())
+    if request.method == "POST" and not reauth.recent(request):
+        return _stale(request)
+    kept = reauth.kept(request, request.GET.get("kept"))
+    initial = {"name": kept.get("name", ""), "allowed_operators": kept.getlist("allowed_operators")} if kept else None
+    form = AppForm(request.POST or None, operators=selectors.operators(), initial=initial)
     if request.method == "POST" and form.is_valid():
         app = services.app_create(actor=request.user, ip=client_ip(request), **form.cleaned_data)
         messages.success(request, f"App “{app.name}” was added. Its keys are stored encrypted.")
         return redirect("app_list")
-    return render(request, "audienceadmin/app_form.html", {"form": form})
+    return _form_page(request, form)
 
 
 @sensitive_post_parameters("api_key", "rest_api_key")  # never on an error report, debug or not
@@ -36,17 +68,18 @@ def app_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 @permission_required(roles.CHANGE_APP)
 def app_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(selectors.apps_active(), pk=pk)
-    form = AppForm(
-        request.POST or None,
-        instance=app,
-        operators=selectors.operators(),
-        initial={"name": app.name, "allowed_operators": selectors.app_allowed_operators(app)},
-    )
+    kept = reauth.kept(request, request.GET.get("kept"))
+    initial = {"name": app.name, "allowed_operators": selectors.app_allowed_operators(app)}
+    if kept:
+        initial = {"name": kept.get("name", app.name), "allowed_operators": kept.getlist("allowed_operators")}
+    form = AppForm(request.POST or None, instance=app, operators=selectors.operators(), initial=initial)
     if request.method == "POST" and form.is_valid():
+        if _changes_keys_or_access(form, app) and not reauth.recent(request):
+            return _stale(request)
         services.app_update(actor=request.user, app=app, ip=client_ip(request), **form.cleaned_data)
         messages.success(request, f"App “{form.cleaned_data['name']}” was saved.")
         return redirect("app_list")
-    return render(request, "audienceadmin/app_form.html", {"form": form, "app": app})
+    return _form_page(request, form, app)
 
 
 @require_http_methods(["GET", "POST"])

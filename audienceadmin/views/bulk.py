@@ -8,17 +8,35 @@ import dataclasses
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpResponse, JsonResponse, StreamingHttpResponse
+from django.http import HttpResponse, JsonResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from audienceadmin import csv_export, roles, selectors, services, uploads
+from audienceadmin import csv_export, reauth, roles, selectors, services, uploads, wording
 from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import BulkConfirmForm, BulkNamesForm
-from audienceadmin.names import bulk_names_check
+from audienceadmin.models import BatchApp
+from audienceadmin.names import NameReport, bulk_names_check
 from audienceadmin.templatetags.outcomes import outcome_badge
 
 ITEMS_PER_PAGE = 100
+
+KEPT_FIELDS = ["app", "names", "count"]
+
+
+def _review(
+    request: AuthenticatedHttpRequest, report: NameReport, app: BatchApp, form: BulkConfirmForm, status: int = 200
+) -> HttpResponse:
+    """The review page. A sign-in older than REAUTHENTICATION_MINUTES shows "Confirm it's you" first;
+    the list is kept in the session (names only) and the page comes back after re-authenticating."""
+    context: dict[str, object] = {"report": report, "app": app, "form": form}
+    if not reauth.recent(request):
+        data = form.data if isinstance(form.data, QueryDict) and form.is_bound else QueryDict(mutable=True)
+        if not form.is_bound:
+            data.update({"app": str(app.pk), "names": "\n".join(report.valid)})
+        context |= reauth.notice(request, f"{reverse('bulk_new')}?kept={reauth.keep(request, data, KEPT_FIELDS)}")
+    return render(request, "audienceadmin/bulk_review.html", context, status=status)
 
 
 @require_http_methods(["GET", "POST"])
@@ -30,17 +48,21 @@ def bulk_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     if data is not None and "picked" in data:  # from the audience browser's checkboxes
         data["names"] = "\n".join(data.getlist("picked"))
     refused = uploads.refused_uploads(request) if data is not None else frozenset()
+    kept = reauth.kept(request, request.GET.get("kept"))  # back from re-authenticating
+    if kept is not None:
+        confirm = BulkConfirmForm(kept, apps=apps)
+        if not ("app" in confirm.errors or "names" in confirm.errors):
+            app, name_list = confirm.cleaned_data["app"], confirm.cleaned_data["name_list"]
+            if "count" not in kept:  # nothing typed yet: no error to show
+                confirm = BulkConfirmForm(initial={"app": app, "names": "\n".join(name_list)}, apps=apps)
+            return _review(request, bulk_names_check("\n".join(name_list)), app, confirm)
     form = BulkNamesForm(data, request.FILES or None, apps=apps, refused_files=refused)
     if data is not None and form.is_valid():
         report = form.cleaned_data["report"]
         confirm = BulkConfirmForm(
             initial={"app": form.cleaned_data["app"], "names": "\n".join(report.valid)}, apps=apps
         )
-        return render(
-            request,
-            "audienceadmin/bulk_review.html",
-            {"report": report, "app": form.cleaned_data["app"], "form": confirm},
-        )
+        return _review(request, report, form.cleaned_data["app"], confirm)
     jobs = selectors.bulk_jobs_recent(user=request.user)
     return render(request, "audienceadmin/bulk_new.html", {"form": form, "jobs": jobs})
 
@@ -55,8 +77,10 @@ def bulk_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
             messages.error(request, "That bulk request was not valid; nothing was started.")
             return redirect("bulk_new")
         report = bulk_names_check("\n".join(form.cleaned_data["name_list"]))
-        context = {"report": report, "app": form.cleaned_data["app"], "form": form}
-        return render(request, "audienceadmin/bulk_review.html", context, status=400)
+        return _review(request, report, form.cleaned_data["app"], form, status=400)
+    if not reauth.recent(request):  # nothing starts: re-authenticate, then the same review
+        messages.warning(request, wording.REAUTH_KEPT)
+        return reauth.refuse(request, f"{reverse('bulk_new')}?kept={reauth.keep(request, request.POST, KEPT_FIELDS)}")
     try:
         job = services.bulk_job_create(
             actor=request.user,

@@ -10,9 +10,11 @@ from django.contrib import messages
 from django.db import DatabaseError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.views.decorators.http import require_http_methods, require_POST
 
-from audienceadmin import batch, confirmation, roles, selectors, services, wording
+from audienceadmin import batch, confirmation, reauth, roles, selectors, services, wording
 from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import ConfirmDeleteForm, DeleteAudienceForm
 from audienceadmin.models import AuditEvent, BatchApp
@@ -37,7 +39,9 @@ def audience_delete(request: AuthenticatedHttpRequest) -> HttpResponse:
     data = request.POST if request.method == "POST" else (request.GET if "name" in request.GET else None)
     form = DeleteAudienceForm(data, apps=apps)
     if data is not None and form.is_valid():
-        return _confirmation(request, form.cleaned_data["app"], form.cleaned_data["name"])
+        kept = reauth.kept(request, request.GET.get("kept"))  # back from re-authenticating
+        confirm = ConfirmDeleteForm(kept, apps=apps) if kept is not None else None
+        return _confirmation(request, form.cleaned_data["app"], form.cleaned_data["name"], form=confirm)
     return render(request, "audienceadmin/delete_form.html", {"form": form, "apps": apps}, status=200)
 
 
@@ -55,18 +59,30 @@ def _confirmation(
     if form is None:
         form = ConfirmDeleteForm(initial={"app": app, "name": name}, apps=selectors.apps_for_delete(user=request.user))
     context = {"form": form, "app": app, "name": name, "preview": preview, "ticket": ticket}
+    context |= reauth.notice(request, _back(app, name))
     return render(request, "audienceadmin/delete_confirm.html", context, status=status)
+
+
+def _back(app: BatchApp, name: str, kept: str = "") -> str:
+    """The confirmation page again, as a GET (where re-authentication returns)."""
+    query = {"app": str(app.pk), "name": name} | ({"kept": kept} if kept else {})
+    return f"{reverse('audience_delete')}?{urlencode(query)}"
 
 
 @require_POST
 @permission_required(roles.DELETE_AUDIENCE)
 def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """Step 3: the name was typed again, with the page's ticket; call Batch, say what happened, redirect."""
+    """Step 3: the name was typed again, with the page's ticket; call Batch, say what happened, redirect.
+    A sign-in older than REAUTHENTICATION_MINUTES deletes nothing: re-authenticate, back to the confirmation."""
     if batch.shutting_down():  # SIGTERM: calls in flight finish, none starts
         response = render(request, "audienceadmin/shutting_down.html", status=503)
         response["Retry-After"] = "10"
         return response
     form = ConfirmDeleteForm(request.POST, apps=selectors.apps_for_delete(user=request.user))
+    if not reauth.recent(request) and form.is_valid():
+        kept = reauth.keep(request, request.POST, ["app", "name", "confirm_name"])
+        messages.warning(request, wording.REAUTH_KEPT)
+        return reauth.refuse(request, _back(form.cleaned_data["app"], form.cleaned_data["name"], kept))
     if not form.is_valid():
         if "app" in form.errors or "name" in form.errors:
             messages.error(request, wording.CONFIRMATION_INVALID)

@@ -114,6 +114,7 @@ def _environment(database_url: str, simulator_url: str) -> dict[str, str]:
             "BULK_LEASE_SECONDS": "4",  # renewed every 0.33 s; held at least the hard bound + a margin
             "AUDIT_SWEEP_GRACE": "1",
             "DATABASE_IDLE_IN_TRANSACTION_TIMEOUT": "2",  # a frozen worker's locks are freed after 2 s
+            "MFA_REQUIRED": "false",  # the operator signs in with a password (MFA is tested elsewhere)
             "PYTHONUNBUFFERED": "1",
         }
     )

@@ -28,9 +28,9 @@ def free_port() -> int:
 
 def login(base: str) -> requests.Session:
     session = requests.Session()
-    session.get(f"{base}/login/", timeout=10)
-    form = {"username": "chaos-operator", "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]}
-    assert session.post(f"{base}/login/", data=form, timeout=10, allow_redirects=False).status_code == 302
+    session.get(f"{base}/accounts/login/", timeout=10)
+    form = {"login": "chaos-operator", "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]}
+    assert session.post(f"{base}/accounts/login/", data=form, timeout=10, allow_redirects=False).status_code == 302
     return session
 
 

@@ -24,7 +24,10 @@ DEMO_USERS = [
     ("operator", roles.OPERATORS),
     ("keyadmin", roles.KEY_ADMINISTRATORS),
     ("viewer", roles.VIEWERS),
+    ("useradmin", roles.USER_ADMINISTRATORS),
+    ("mfa-operator", roles.OPERATORS),  # signs in with a password and a TOTP code
 ]
+TOTP_USER = "mfa-operator"
 AUDIENCES: list[dict[str, Any]] = [
     {"name": "spring-sale-2025", "nb_ids": 18250, "description": "Spring sale buyers"},
     {"name": "churned_users_q3", "nb_ids": 5120, "description": "No session since Q3"},
@@ -72,15 +75,18 @@ class Command(BaseCommand):
 
     def handle(self, *args, addr: str, simulator_port: int, no_serve: bool, **options) -> None:
         passwords = self._users()
+        totp_secret = self._totp(TOTP_USER)
         simulator = BatchSimulator(port=simulator_port)
         apps = self._apps(simulator)
         if no_serve:
             return
         simulator.start()
-        self._print(addr, simulator.url, passwords, apps)
+        self._print(addr, simulator.url, passwords, apps, totp_secret)
         env = {
             "BATCH_API_URL": simulator.url,
             "DJANGO_DEBUG": "true",
+            # As before: people sign in with a password; MFA_REQUIRED=true make demo shows enrolment.
+            "MFA_REQUIRED": os.environ.get("MFA_REQUIRED", "false"),
             "BATCH_API_TIMEOUT": os.environ.get("BATCH_API_TIMEOUT", "5"),
             "BATCH_API_DEADLINE": os.environ.get("BATCH_API_DEADLINE", "20"),
         }
@@ -104,6 +110,17 @@ class Command(BaseCommand):
                 user.groups.set([group])
         return passwords
 
+    def _totp(self, username: str) -> str:
+        """A fresh TOTP secret for this user (each start, like the passwords), enrolled with allauth."""
+        from allauth.mfa.models import Authenticator
+        from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+        user = get_user_model().objects.get(username=username)
+        Authenticator.objects.filter(user=user, type=Authenticator.Type.TOTP).delete()
+        secret = generate_totp_secret()
+        TOTP.activate(user, secret)
+        return secret
+
     def _apps(self, simulator: BatchSimulator) -> list[str]:
         admin = get_user_model().objects.get(username="admin")
         shown = []
@@ -122,12 +139,18 @@ class Command(BaseCommand):
             shown.append(name)
         return shown
 
-    def _print(self, addr: str, simulator_url: str, passwords: dict[str, str], apps: list[str]) -> None:
+    def _print(
+        self, addr: str, simulator_url: str, passwords: dict[str, str], apps: list[str], totp_secret: str
+    ) -> None:
         line = self.style.SUCCESS
         self.stdout.write(line(f"\nAudience Admin demo on http://{addr}/  (Batch simulator on {simulator_url})"))
         self.stdout.write("Log in as (fresh passwords each start):")
         for username, password in passwords.items():
-            self.stdout.write(f"  {username:<9} {password}")
+            self.stdout.write(f"  {username:<12} {password}")
+        self.stdout.write(
+            f"{TOTP_USER} also needs a code from an authenticator app: add the secret {totp_secret}\n"
+            f"  (or run: oathtool --totp -b {totp_secret})"
+        )
         self.stdout.write(f"Apps: {', '.join(apps)} (every delete in the second one is refused: 401)")
         self.stdout.write("Audiences to delete: " + ", ".join(a["name"] for a in AUDIENCES))
         self.stdout.write("Audiences that show failures:")

@@ -1,0 +1,3 @@
+from tests.oidc_provider.serve import main
+
+main()
