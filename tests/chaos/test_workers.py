@@ -24,8 +24,8 @@ def deletes(simulator) -> int:
 def test_a_killed_worker_promptly_replaced_hands_its_job_over(stack, simulator):
     """SIGKILL mid-job, a new worker at once: it waits out the dead run's lease (by the database's
     clock), takes the job by itself, closes what was in flight as the audit says, and finishes."""
-    simulator.latency = 0.05
-    job = seed(stack, simulator, 120)
+    simulator.latency = 0.2  # 200 x 0.2 s / 4 at a time: 10 s of work, time enough to look and kill
+    job = seed(stack, simulator, 200)
     first = stack.worker("first")
     stack.wait("the first worker to be well into the job", lambda: stack.job(job)["done"] >= 30)
     first.send_signal(signal.SIGKILL)
@@ -35,7 +35,7 @@ def test_a_killed_worker_promptly_replaced_hands_its_job_over(stack, simulator):
     assert stack.job(job)["runs"] == 2
     check = assert_job_truthful(stack, job, simulator)
     outcomes = [i["outcome"] for i in check["items"]]
-    assert outcomes.count("deleted") >= 120 - 4  # at most the few in flight are unknown
+    assert outcomes.count("deleted") >= 200 - 4  # at most the few in flight are unknown
     assert set(outcomes) <= {"deleted", "unknown"}
 
 
@@ -65,14 +65,14 @@ def test_sigterm_mid_job_gives_the_job_back_at_once(stack, simulator):
     """A deploy stops a worker (SIGTERM): no new call starts, those in flight finish and are recorded,
     the job is handed back; another worker finishes it without waiting for a lease, and nothing is
     unknown."""
-    simulator.latency = 0.1
-    job = seed(stack, simulator, 80)
+    simulator.latency = 0.2
+    job = seed(stack, simulator, 200)
     first = stack.worker("first")
     stack.wait("the first worker to be into the job", lambda: stack.job(job)["done"] >= 10)
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=20) == 0, stack.logs()
     progress = stack.job(job)
-    assert progress["state"] == "running" and progress["done"] < 80
+    assert progress["state"] == "running" and progress["done"] < 200
     stack.worker("second")
     stack.wait("the job to finish", lambda: stack.job(job)["state"] == "done", timeout=60)
     check = assert_job_truthful(stack, job, simulator)
