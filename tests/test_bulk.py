@@ -434,3 +434,25 @@ def test_a_bug_in_a_worker_thread_neither_hangs_the_job_nor_hides_what_was_not_s
     assert all(i.message == wording.NOT_STARTED for i in skipped)
     if concurrency == 1:
         assert sent == {"old-00", "old-01"}  # the only thread died on old-02
+
+
+def test_a_big_jobs_page_and_polls_cost_what_changed_not_the_whole_job(web, operator, batch_app):
+    """5,000 items: the page shows one page of items, and a poll sends only the items changed since
+    its cursor (the page's own, then the previous answer's) — a few KB, not the whole job."""
+    job = BulkJob.objects.create(app=batch_app, created_by=operator, concurrency=4, state=BulkJob.State.RUNNING)
+    BulkItem.objects.bulk_create(
+        BulkItem(job=job, position=i, audience=f"aud-{i:05d}", state=BulkItem.State.DONE, outcome="deleted", seq=i + 1)
+        for i in range(5000)
+    )
+    page = web.get(reverse("bulk_job", args=[job.pk]))
+    assert page.context["cursor"] == 5000 and len(page.context["page"].object_list) == 100
+    assert len(page.content) < 100_000 and "Items 1–100 of 5000" in page.content.decode()
+
+    progress = reverse("bulk_job_progress", args=[job.pk])
+    assert web.get(progress, {"since": 5000}).json()["items"] == []  # nothing changed since the page
+    BulkItem.objects.filter(job=job, position__in=[10, 4000]).update(state=BulkItem.State.DONE, seq=5001)
+    changed = web.get(progress, {"since": 5000})
+    assert [i["position"] for i in changed.json()["items"]] == [10, 4000] and changed.json()["cursor"] == 5001
+    assert len(changed.content) < 5_000
+    everything = web.get(progress, {"since": 0}).json()  # a client that lost track: 500 at a time
+    assert len(everything["items"]) == 500 and everything["more"] is True and everything["cursor"] == 501
