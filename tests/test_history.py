@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audienceadmin import audit, dbclock, services
-from audienceadmin.models import AuditEvent
+from audienceadmin.models import AuditEvent, BulkJob
 
 pytestmark = pytest.mark.django_db
 Outcome = AuditEvent.Outcome
@@ -120,6 +120,43 @@ def test_the_detail_page_shows_both_events_with_their_macs(client, attempts):
         assert event.mac in html
     assert "Delete requested" in html and "Delete completed" in html and "HTTP 200" in html
     assert client.get(reverse("history_event", args=[10**9])).status_code == 404
+
+
+def test_everything_has_an_audience_column_and_each_view_its_own_title(client, attempts):
+    html = client.get(reverse("history"), {"view": "all"}).content.decode()
+    assert '<th scope="col">Audience</th>' in html
+    assert '<td data-label="Audience"><code class="name">aud-53</code></td>' in html
+    titles = {view: client.get(reverse("history"), {"view": view}).content.decode().split("<title>")[1].split("<")[0]
+              for view in ("deletions", "keys", "security", "people", "all")}  # fmt: skip
+    assert titles["all"].startswith("Everything · History") and titles["keys"].startswith("Key changes")
+    assert len(set(titles.values())) == 5
+
+
+def test_the_detail_page_links_the_bulk_job_and_shows_the_preview_as_a_table(client, operator, batch_app):
+    services.audience_delete(
+        actor=operator,
+        app=batch_app,
+        name="spring-sale",
+        ip=None,
+        details={"preview": {"exists": True, "nb_ids": 18250, "type": "custom", "updated": "2018-06-29T14:59:03"}},
+    )
+    job = BulkJob.objects.create(app=batch_app, created_by=operator, concurrency=1)
+    services.app_event_record(AuditEvent.Kind.BULK_QUEUED, actor=operator, app=batch_app, ip=None,
+                              message="", details={"job": job.pk})  # fmt: skip
+    requested = AuditEvent.objects.get(kind="delete_requested")
+    html = client.get(reverse("history_event", args=[requested.pk])).content.decode()
+    assert "{" not in html.split("<main")[1] and "&#x27;" not in html  # never a Python dict
+    assert '<th scope="row">IDs</th><td>18,250</td>' in html
+    assert "2018-06-29 14:59</time> <span" in html and "(Batch time)" in html
+    queued = AuditEvent.objects.get(kind="bulk_queued")
+    html = client.get(reverse("history_event", args=[queued.pk])).content.decode()
+    assert f'<a href="{reverse("bulk_job", args=[job.pk])}">Bulk job {job.pk}</a>' in html
+
+
+def test_a_reversed_date_range_says_so_and_lists_nothing(client, attempts):
+    bad = client.get(reverse("history"), {"since": "2030-03-02", "until": "2030-03-01"})
+    assert bad.status_code == 400 and bad.context["page"].rows == []
+    assert "“To” is before “From”" in bad.content.decode() and "<tbody>" not in bad.content.decode()
 
 
 def test_csv_export_streams_the_filtered_events_with_their_macs(client, attempts):
