@@ -316,6 +316,17 @@ def connection_works(app_name: str, status: int) -> str:
     return f"The keys of app “{app_name}” work: Batch answered HTTP {status}."
 
 
+def saved_and_tested(saved: str, test: str, ok: bool) -> str:
+    """After new keys are saved, the connection test that follows: the app is saved either way."""
+    if ok:
+        return f"{saved} Connection test: {test}"
+    return f"{saved} But the connection test failed: {test} The app is marked until a test passes."
+
+
+def app_restored(app_name: str) -> str:
+    return f"App “{app_name}” was restored: operators may delete audiences in it again. Test its connection first."
+
+
 # Reading from Batch (the audience browser, the impact preview).
 
 PREVIEW_UNDECRYPTABLE = "The app's stored keys cannot be decrypted."
