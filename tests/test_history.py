@@ -74,6 +74,40 @@ def test_filters_combine_and_live_in_the_url(client, attempts, batch_app):
     assert 'value="deleted" selected' in html  # the form shows the filter it applies
 
 
+def test_who_matches_the_start_of_a_name_whatever_its_case(client, attempts, keyadmin, batch_app):
+    services.app_update(actor=keyadmin, app=batch_app, name=batch_app.name, rest_api_key="NEWKEY-0123456789", ip=None)
+    for typed in ("otto", "OTTO", "Ot", "o"):
+        assert len(audiences(client.get(reverse("history"), {"actor": typed}))) == 50, typed
+    assert audiences(client.get(reverse("history"), {"actor": "tto"})) == []  # the start of a name, not inside it
+    everything = client.get(reverse("history"), {"view": "all", "actor": "KI"}).context["page"].rows
+    assert {e.actor_username for e in everything} == {"kim"}
+    both = client.get(reverse("history"), {"view": "all", "actor": "", "before": 10**6}).context["page"].rows
+    assert {"otto", "kim"} <= {e.actor_username for e in both}
+    assert {e.actor_username for e in client.get(reverse("history"), {"view": "all", "actor": "%"}).context[
+        "page"
+    ].rows} == set()  # fmt: skip
+    csv_rows = csv_event_ids(client.get(reverse("history_export"), {"view": "keys", "actor": "KIM"}))
+    assert csv_rows == {e.id for e in AuditEvent.objects.filter(actor_username="kim", kind__startswith="app_")}
+
+
+@pytest.mark.parametrize(("typed", "index"), [("OTTO", "audit_kind_actor_lower"), ("o", "audit_kind_actor_lower")])
+def test_who_is_served_by_the_lower_case_index(client, attempts, typed, index):
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("history"), {"actor": typed})
+    [page_sql] = [q["sql"] for q in ctx.captured_queries if "ORDER BY" in q["sql"] and "LIMIT 51" in q["sql"]]
+    with connection.cursor() as cursor:
+        explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+        cursor.execute(explain + page_sql)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    if connection.vendor == "postgresql" and index not in plan:
+        with connection.cursor() as cursor:  # a table this small may be scanned: make sure the index can serve
+            cursor.execute("SET enable_seqscan = off")
+            cursor.execute(explain + page_sql)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+            cursor.execute("SET enable_seqscan = on")
+    assert index in plan, plan
+
+
 def test_date_filters(client, attempts):
     today = timezone.localdate()
     assert len(audiences(client.get(reverse("history"), {"since": today, "until": today}))) == 50
