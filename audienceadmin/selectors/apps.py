@@ -126,8 +126,3 @@ def apps_for_filter(*, user: User) -> list[BatchApp]:
 def apps_with_key_status() -> QuerySet[BatchApp]:
     """Active apps with who last set their keys and the last connection test's result."""
     return apps_all().filter(archived_at__isnull=True)
-
-
-def apps_archived() -> QuerySet[BatchApp]:
-    """Archived apps: those that may be restored."""
-    return BatchApp.objects.filter(archived_at__isnull=False)

@@ -4,7 +4,11 @@ functions; templates use the filters: ``{{ job.items|count }}``, ``{{ event.dura
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django import template
+
+from audienceadmin import wording
 
 register = template.Library()
 
@@ -38,3 +42,9 @@ def duration(milliseconds: object) -> str:
         return f"{ms / 1000:.1f} s"
     minutes, seconds = divmod(round(ms / 1000), 60)
     return f"{minutes} min {seconds:02d} s"
+
+
+@register.filter
+def in_words(span: timedelta | None) -> str:
+    """A span of time for people: ``timedelta(minutes=15)`` → "15 minutes"."""
+    return wording.span_in_words(span)

@@ -108,9 +108,12 @@ def app_archive(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @permission_required(roles.CHANGE_APP)
 def app_restore(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    app = get_object_or_404(selectors.apps_archived(), pk=pk)
-    services.app_restore(actor=request.user, app=app, ip=client_ip(request))
-    messages.success(request, wording.app_restored(app.name))
+    app = get_object_or_404(selectors.apps_all(), pk=pk)
+    if app.archived_at is None:  # restored already (a second tab, a double click): nothing to do
+        messages.info(request, wording.app_active(app.name))
+    else:
+        services.app_restore(actor=request.user, app=app, ip=client_ip(request))
+        messages.success(request, wording.app_restored(app.name))
     return redirect("app_list")
 
 
