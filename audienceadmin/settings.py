@@ -104,6 +104,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "audienceadmin.sso.context.sign_in",
+                "audienceadmin.navigation.nav",
             ],
         },
     },
