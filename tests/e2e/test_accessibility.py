@@ -14,8 +14,8 @@ from tests.e2e.flows import main_nav
 
 CONTRAST = """([a, b]) => {
   const rgb = (c) => c.match(/[0-9.]+/g).slice(0, 3).map(Number);
-  const lum = (c) => { const [r, g, bl] = rgb(c).map((v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
-                       return 0.2126 * r + 0.7152 * g + 0.0722 * bl; };
+  const linear = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = (c) => { const [r, g, bl] = rgb(c).map(linear); return 0.2126 * r + 0.7152 * g + 0.0722 * bl; };
   const [l1, l2] = [lum(a), lum(b)].sort((x, y) => y - x);
   return (l1 + 0.05) / (l2 + 0.05);
 }"""
@@ -64,7 +64,8 @@ def test_the_focus_ring_is_visible_at_3_to_1(operator_page, where):
     page.keyboard.press("Shift+Tab")
     page.keyboard.press("Tab")  # focused from the keyboard: :focus-visible
     ring = page.evaluate(
-        "(sel) => { const s = getComputedStyle(document.querySelector(sel)); return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }",
+        """(sel) => { const s = getComputedStyle(document.querySelector(sel));
+                      return [s.outlineStyle, s.outlineWidth, s.outlineColor]; }""",
         target,
     )
     assert ring[0] == "solid" and float(ring[1].rstrip("px")) >= 2, ring

@@ -61,7 +61,8 @@ def overflow(page: Page) -> list[str]:
           if (document.documentElement.scrollWidth > window.innerWidth + 1)
             found.push("page " + document.documentElement.scrollWidth + "px");
           for (const card of document.querySelectorAll(".card, .filters, .alert, .message"))
-            if (card.scrollWidth > card.clientWidth + 1) found.push((card.className || card.tagName) + " " + card.scrollWidth);
+            if (card.scrollWidth > card.clientWidth + 1)
+              found.push((card.className || card.tagName) + " " + card.scrollWidth);
           return found;
         }"""
     )
