@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from audienceadmin import app_names, roles, wording
 from audienceadmin.models import AuditEvent, BatchApp
@@ -55,7 +55,7 @@ def apps_all() -> QuerySet[BatchApp]:
     ).order_by("-id")
     last_test = AuditEvent.objects.filter(app=OuterRef("pk"), kind=Kind.CONNECTION_TESTED).order_by("-id")
     return (
-        BatchApp.objects.order_by("archived_at", "name")
+        BatchApp.objects.order_by(F("archived_at").asc(nulls_first=True), "name")  # active apps first, both databases
         .annotate(
             keys_changed_by=Subquery(last_key_event.values("actor_username")[:1]),
             keys_changed_at=Subquery(last_key_event.values("at")[:1]),
