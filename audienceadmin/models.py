@@ -101,6 +101,7 @@ class AuditEvent(models.Model):
         APP_KEYS_CHANGED = "app_keys_changed", "App keys replaced"
         APP_RENAMED = "app_renamed", "App renamed"
         APP_ARCHIVED = "app_archived", "App archived"
+        APP_RESTORED = "app_restored", "App restored"
         APP_ACCESS_CHANGED = "app_access_changed", "App access changed"
         CONNECTION_TESTED = "connection_tested", "Connection tested"
         KEYS_REENCRYPTED = "keys_reencrypted", "Stored keys re-encrypted"

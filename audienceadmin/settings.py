@@ -104,6 +104,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "audienceadmin.sso.context.sign_in",
+                "audienceadmin.navigation.nav",
             ],
         },
     },
@@ -330,11 +331,23 @@ if LOG_FORMAT not in ("json", "plain"):
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"request": {"()": "audienceadmin.logs.RequestContextFilter"}},
+    "filters": {
+        "request": {"()": "audienceadmin.logs.RequestContextFilter"},
+        "client_errors": {"()": "audienceadmin.logs.ClientErrorFilter"},
+    },
     "formatters": {
         "plain": {"()": "audienceadmin.logs.PlainFormatter"},
         "json": {"()": "audienceadmin.logs.JsonFormatter"},
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request"]}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request", "client_errors"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("DJANGO_LOG_LEVEL", default="INFO")},
+    # runserver's own line per request repeats the one RequestIdMiddleware logs (audienceadmin.requests).
+    # django-axes narrates every login at INFO; failures and lockouts are audit events (audienceadmin.signals).
+    "loggers": {"django.server": {"level": "ERROR"}, "axes": {"level": "WARNING"}},
 }

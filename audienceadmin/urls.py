@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 
 from audienceadmin import health
 from audienceadmin.views import apps, audiences, bulk, deletion, history, home, people, signin
+from audienceadmin.views.common import needs_an_app
 
 # The admin signs in through allauth too (MFA, lockout, audit), never through its own form.
 admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
@@ -42,12 +43,13 @@ urlpatterns = [
     path("apps/new/", apps.app_create, name="app_create"),
     path("apps/<int:pk>/edit/", apps.app_edit, name="app_edit"),
     path("apps/<int:pk>/archive/", apps.app_archive, name="app_archive"),
+    path("apps/<int:pk>/restore/", apps.app_restore, name="app_restore"),
     path("apps/<int:pk>/test/", apps.app_test_connection, name="app_test_connection"),
-    path("delete/", deletion.audience_delete, name="audience_delete"),
+    path("delete/", needs_an_app(deletion.audience_delete, title="Delete an audience"), name="audience_delete"),
     path("delete/confirm/", deletion.audience_delete_confirm, name="audience_delete_confirm"),
-    path("audiences/", audiences.audience_browse_pick, name="audience_browse_pick"),
+    path("audiences/", needs_an_app(audiences.audience_browse_pick, title="Audiences"), name="audience_browse_pick"),
     path("apps/<int:pk>/audiences/", audiences.audience_browse, name="audience_browse"),
-    path("bulk/", bulk.bulk_new, name="bulk_new"),
+    path("bulk/", needs_an_app(bulk.bulk_new, title="Bulk deletion"), name="bulk_new"),
     path("bulk/confirm/", bulk.bulk_confirm, name="bulk_confirm"),
     path("bulk/<int:pk>/", bulk.bulk_job, name="bulk_job"),
     path("bulk/<int:pk>/progress.json", bulk.bulk_job_progress, name="bulk_job_progress"),

@@ -7,7 +7,7 @@ values (names, statuses, reasons), never a request or a model, so any caller can
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from audienceadmin import batch
@@ -316,6 +316,21 @@ def connection_works(app_name: str, status: int) -> str:
     return f"The keys of app “{app_name}” work: Batch answered HTTP {status}."
 
 
+def saved_and_tested(saved: str, test: str, ok: bool) -> str:
+    """After new keys are saved, the connection test that follows: the app is saved either way."""
+    if ok:
+        return f"{saved} Connection test: {test}"
+    return f"{saved} But the connection test failed: {test} The app is marked until a test passes."
+
+
+def app_active(app_name: str) -> str:
+    return f"App “{app_name}” is active: there is nothing to restore."
+
+
+def app_restored(app_name: str) -> str:
+    return f"App “{app_name}” was restored: operators may delete audiences in it again. Test its connection first."
+
+
 # Reading from Batch (the audience browser, the impact preview).
 
 PREVIEW_UNDECRYPTABLE = "The app's stored keys cannot be decrypted."
@@ -475,3 +490,22 @@ def person_reactivated(username: str) -> str:
 
 def lockout_cleared(username: str, count: int) -> str:
     return f"The lockout of {username} was lifted ({count} record{'s' if count != 1 else ''} cleared)."
+
+
+def span_in_words(span: timedelta | None) -> str:
+    """A lockout's length for people: "15 minutes", "1 hour", "1 hour 30 minutes"."""
+    if span is None:
+        return "a while"
+    minutes = max(1, round(span.total_seconds() / 60))
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{hours} hour{'s' if hours != 1 else ''}"] if hours else []
+    if minutes:
+        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+    return " ".join(parts)
+
+
+def last_try_before_lockout(span: timedelta | None) -> str:
+    return (
+        f"One more wrong password and sign-in is locked for {span_in_words(span)} from this address. "
+        "Not sure of it? Ask an administrator to send you a set-password link."
+    )

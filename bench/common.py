@@ -45,6 +45,7 @@ def configure(name: str) -> str:
         "DJANGO_DEBUG": "false", "DJANGO_SECURE_SSL_REDIRECT": "false", "DJANGO_SECURE_COOKIES": "false",
         "DJANGO_ALLOWED_HOSTS": "testserver", "DJANGO_SETTINGS_MODULE": "audienceadmin.settings",
         "DJANGO_LOG_LEVEL": "WARNING", "DJANGO_LOG_FORMAT": "plain",
+        "MFA_REQUIRED": "false",  # the bench user is a superuser, whom MFA enrolment would redirect
     })  # fmt: skip
     import django
 

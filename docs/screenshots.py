@@ -42,6 +42,7 @@ def start_demo(workdir: Path) -> tuple[subprocess.Popen, str, dict[str, str]]:
         "FIELD_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
         "AUDIT_HMAC_KEYS": secrets.token_urlsafe(32),
         "DJANGO_LOG_FORMAT": "plain",
+        "DJANGO_STATIC_ROOT": str(workdir / "static"),  # the demo collects its static files there
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True)  # noqa: S603
@@ -72,7 +73,7 @@ def main() -> None:
             with sync_playwright() as pw:
                 browser = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS)
 
-                def session(user: str, width: int = 1280):
+                def session(user: str, width: int = 1366):
                     page = browser.new_context(
                         viewport={"width": width, "height": 900}, base_url=url, timezone_id="Europe/Paris"
                     ).new_page()
@@ -95,9 +96,10 @@ def main() -> None:
                 shot(op, "confirm.png")
                 op.get_by_label("Type the audience name to confirm").fill("spring-sale-2025")
                 op.get_by_role("button", name="Delete this audience").click()
-                op.goto("/delete/?app=1&name=demo-maintenance")
-                op.get_by_label("Type the audience name to confirm").fill("demo-maintenance")
-                op.get_by_role("button", name="Delete this audience").click()
+                for name in ("demo-flaky", "demo-maintenance"):
+                    op.goto(f"/delete/?app=1&name={name}")
+                    op.get_by_label("Type the audience name to confirm").fill(name)
+                    op.get_by_role("button", name="Delete this audience").click()
                 shot(op, "history.png")
                 op.goto("/apps/1/audiences/")
                 for n in range(40, 61):
@@ -113,7 +115,11 @@ def main() -> None:
                 shot(phone, "history-phone.png")
                 admin = session("keyadmin")
                 admin.goto("/apps/")
+                admin.get_by_role("button", name="Test connection of Demo shop (simulator)").click()
                 shot(admin, "apps.png")
+                keys_phone = session("keyadmin", width=390)
+                keys_phone.goto("/apps/")
+                shot(keys_phone, "apps-phone.png")
                 browser.close()
         finally:
             os.killpg(proc.pid, 2)

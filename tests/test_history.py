@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audienceadmin import audit, dbclock, services
-from audienceadmin.models import AuditEvent
+from audienceadmin.models import AuditEvent, BulkJob
 
 pytestmark = pytest.mark.django_db
 Outcome = AuditEvent.Outcome
@@ -74,6 +74,61 @@ def test_filters_combine_and_live_in_the_url(client, attempts, batch_app):
     assert 'value="deleted" selected' in html  # the form shows the filter it applies
 
 
+def test_who_matches_the_start_of_a_name_whatever_its_case(client, attempts, keyadmin, batch_app):
+    services.app_update(actor=keyadmin, app=batch_app, name=batch_app.name, rest_api_key="NEWKEY-0123456789", ip=None)
+    for typed in ("otto", "OTTO", "Ot", "o"):
+        assert len(audiences(client.get(reverse("history"), {"actor": typed}))) == 50, typed
+    assert audiences(client.get(reverse("history"), {"actor": "tto"})) == []  # the start of a name, not inside it
+    everything = client.get(reverse("history"), {"view": "all", "actor": "KI"}).context["page"].rows
+    assert {e.actor_username for e in everything} == {"kim"}
+    both = client.get(reverse("history"), {"view": "all", "actor": "", "before": 10**6}).context["page"].rows
+    assert {"otto", "kim"} <= {e.actor_username for e in both}
+    assert {e.actor_username for e in client.get(reverse("history"), {"view": "all", "actor": "%"}).context[
+        "page"
+    ].rows} == set()  # fmt: skip
+    csv_rows = csv_event_ids(client.get(reverse("history_export"), {"view": "keys", "actor": "KIM"}))
+    assert csv_rows == {e.id for e in AuditEvent.objects.filter(actor_username="kim", kind__startswith="app_")}
+
+
+def test_who_merges_several_names_newest_first_across_pages_and_in_the_csv(client):
+    names = ["Oscar", "olga", "OTTO", "Owen"]
+    for i in range(90):
+        services.security_event_record(kind=AuditEvent.Kind.LOGIN_FAILED, ip="10.0.0.9", username=names[i % 4])
+    services.security_event_record(kind=AuditEvent.Kind.LOGIN_FAILED, ip="10.0.0.9", username="vera")
+    expected = list(
+        AuditEvent.objects.filter(kind="login_failed")
+        .exclude(actor_username="vera")
+        .order_by("-id")
+        .values_list("id", flat=True)
+    )
+    first = client.get(reverse("history"), {"view": "security", "actor": "o"}).context["page"]
+    second = client.get(reverse("history"), {"view": "security", "actor": "o", "before": first.older}).context["page"]
+    assert [e.id for e in first.rows] + [e.id for e in second.rows] == expected and second.older is None
+    back = client.get(reverse("history"), {"view": "security", "actor": "o", "after": second.newer}).context["page"]
+    assert [e.id for e in back.rows] == expected[:50]
+    exported = csv_event_ids(client.get(reverse("history_export"), {"view": "security", "actor": "O"}))
+    assert exported == set(expected)
+
+
+@pytest.mark.parametrize("typed", ["OTTO", "o"])
+def test_who_is_served_by_the_lower_case_index(client, attempts, typed):
+    index = "actor_lower"  # audit_kind_actor_lower, or audit_actor_lower on a table this small
+    with CaptureQueriesContext(connection) as ctx:
+        client.get(reverse("history"), {"actor": typed})
+    [page_sql] = [q["sql"] for q in ctx.captured_queries if "ORDER BY" in q["sql"] and "LIMIT 51" in q["sql"]]
+    with connection.cursor() as cursor:
+        explain = "EXPLAIN QUERY PLAN " if connection.vendor == "sqlite" else "EXPLAIN "
+        cursor.execute(explain + page_sql)
+        plan = " ".join(str(row) for row in cursor.fetchall())
+    if connection.vendor == "postgresql" and index not in plan:
+        with connection.cursor() as cursor:  # a table this small may be scanned: make sure the index can serve
+            cursor.execute("SET enable_seqscan = off")
+            cursor.execute(explain + page_sql)
+            plan = " ".join(str(row) for row in cursor.fetchall())
+            cursor.execute("SET enable_seqscan = on")
+    assert index in plan, plan
+
+
 def test_date_filters(client, attempts):
     today = timezone.localdate()
     assert len(audiences(client.get(reverse("history"), {"since": today, "until": today}))) == 50
@@ -120,6 +175,43 @@ def test_the_detail_page_shows_both_events_with_their_macs(client, attempts):
         assert event.mac in html
     assert "Delete requested" in html and "Delete completed" in html and "HTTP 200" in html
     assert client.get(reverse("history_event", args=[10**9])).status_code == 404
+
+
+def test_everything_has_an_audience_column_and_each_view_its_own_title(client, attempts):
+    html = client.get(reverse("history"), {"view": "all"}).content.decode()
+    assert '<th scope="col">Audience</th>' in html
+    assert '<td data-label="Audience"><code class="name">aud-53</code></td>' in html
+    titles = {view: client.get(reverse("history"), {"view": view}).content.decode().split("<title>")[1].split("<")[0]
+              for view in ("deletions", "keys", "security", "people", "all")}  # fmt: skip
+    assert titles["all"].startswith("Everything · History") and titles["keys"].startswith("Key changes")
+    assert len(set(titles.values())) == 5
+
+
+def test_the_detail_page_links_the_bulk_job_and_shows_the_preview_as_a_table(client, operator, batch_app):
+    services.audience_delete(
+        actor=operator,
+        app=batch_app,
+        name="spring-sale",
+        ip=None,
+        details={"preview": {"exists": True, "nb_ids": 18250, "type": "custom", "updated": "2018-06-29T14:59:03"}},
+    )
+    job = BulkJob.objects.create(app=batch_app, created_by=operator, concurrency=1)
+    services.app_event_record(AuditEvent.Kind.BULK_QUEUED, actor=operator, app=batch_app, ip=None,
+                              message="", details={"job": job.pk})  # fmt: skip
+    requested = AuditEvent.objects.get(kind="delete_requested")
+    html = client.get(reverse("history_event", args=[requested.pk])).content.decode()
+    assert "{" not in html.split("<main")[1] and "&#x27;" not in html  # never a Python dict
+    assert '<th scope="row">IDs</th><td>18,250</td>' in html
+    assert "2018-06-29 14:59</time> <span" in html and "(Batch time)" in html
+    queued = AuditEvent.objects.get(kind="bulk_queued")
+    html = client.get(reverse("history_event", args=[queued.pk])).content.decode()
+    assert f'<a href="{reverse("bulk_job", args=[job.pk])}">Bulk job {job.pk}</a>' in html
+
+
+def test_a_reversed_date_range_says_so_and_lists_nothing(client, attempts):
+    bad = client.get(reverse("history"), {"since": "2030-03-02", "until": "2030-03-01"})
+    assert bad.status_code == 400 and bad.context["page"].rows == []
+    assert "“To” is before “From”" in bad.content.decode() and "<tbody>" not in bad.content.decode()
 
 
 def test_csv_export_streams_the_filtered_events_with_their_macs(client, attempts):

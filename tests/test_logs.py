@@ -173,6 +173,24 @@ def test_the_plain_format_shows_the_request_id():
     assert logs.PlainFormatter().format(record).endswith(" INFO x [abc] hello")
 
 
+def test_the_plain_request_line_says_method_path_status_and_duration():
+    record = logging.LogRecord(logs.request_logger.name, logging.INFO, __file__, 1, "request finished", None, None)
+    record.__dict__.update(status=403, duration_ms=4.2, method="GET", path="/apps/", request_id="abc")
+    assert logs.PlainFormatter().format(record).endswith(" INFO audienceadmin.requests [abc] GET /apps/ 403 4.2 ms")
+
+
+@pytest.mark.parametrize(("status", "kept"), [(403, False), (404, False), (400, False), (500, True)])
+def test_a_refused_request_is_left_to_the_request_line_and_a_server_error_keeps_its_traceback(status, kept):
+    try:
+        raise PermissionError("refused")
+    except PermissionError:
+        exc_info = sys.exc_info()
+    record = logging.LogRecord("django.request", logging.WARNING, __file__, 1, "Forbidden: /apps/", None, exc_info)
+    record.status_code = status
+    assert logs.ClientErrorFilter().filter(record) is kept
+    assert "Traceback" in logs.PlainFormatter().format(record)  # what a server error shows
+
+
 def _log_format(**env) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
     base |= {"DJANGO_SETTINGS_MODULE": "audienceadmin.settings", "DJANGO_SECRET_KEY": "x" * 50, **env}

@@ -51,6 +51,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "app_create": ({"GET", "POST"}, KEYS),
     "app_edit": ({"GET", "POST"}, KEYS),
     "app_test_connection": ({"POST"}, KEYS),
+    "app_restore": ({"POST"}, KEYS),  # an active app: "nothing to restore"
     "audience_delete": ({"GET", "POST"}, DELETERS),
     "audience_delete_confirm": ({"POST"}, DELETERS),
     "people": ({"GET"}, PEOPLE),
@@ -62,7 +63,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "person_invite_again": ({"POST"}, PEOPLE),
     "app_archive": ({"GET", "POST"}, KEYS),  # last: a permitted POST archives the app
 }
-NEEDS_APP = {"app_edit", "app_test_connection", "app_archive", "audience_browse"}
+NEEDS_APP = {"app_edit", "app_test_connection", "app_archive", "app_restore", "audience_browse"}
 NEEDS_JOB = {"bulk_job", "bulk_job_progress", "bulk_job_results", "bulk_job_cancel"}
 NEEDS_PERSON = {"person_edit", "person_deactivate", "person_reactivate", "person_unlock", "person_invite_again"}
 # Reachable without logging in: the sign-in pages, the SSO round trip, the set-password link.
@@ -234,6 +235,7 @@ SHOWS_NO_EVENTS = {
     "app_edit",
     "app_test_connection",
     "app_archive",
+    "app_restore",
     "people",  # people, their roles and sign-in state: no audit event is listed there
     "person_invite",
     "person_edit",
@@ -321,8 +323,7 @@ def test_an_app_restricted_to_some_operators_is_hidden_and_refused_to_others(
 
     client = Client()
     client.force_login(operator)
-    form = client.get(reverse("audience_delete")).context["form"]
-    assert list(form.fields["app"].queryset) == []
+    assert "No Batch app is open to you yet" in client.get(reverse("audience_delete")).content.decode()
     client.force_login(other)
     assert list(client.get(reverse("audience_delete")).context["form"].fields["app"].queryset) == [batch_app]
 
@@ -553,12 +554,27 @@ def test_repeated_failed_logins_lock_the_account_out_and_are_audited(operator, s
         response = client.post(reverse("account_login"), {"login": "otto", "password": "wrong"})
     response = client.post(reverse("account_login"), {"login": "otto", "password": PASSWORD})
     assert response.status_code == 429
-    assert "Too many failed logins" in response.content.decode()
+    assert "Sign-in locked for a while" in response.content.decode()
     failed = AuditEvent.objects.filter(kind=Kind.LOGIN_FAILED, actor_username="otto").count()
     assert failed == settings.AXES_FAILURE_LIMIT + 1  # the last, refused while locked out, counts too
     assert AuditEvent.objects.filter(kind=Kind.LOCKED_OUT, actor_username="otto").exists()
     for event in AuditEvent.objects.all():
         assert "wrong" not in event.message and PASSWORD not in event.message
+
+
+def test_the_last_try_before_a_lockout_warns_and_the_lockout_page_says_what_to_do(operator, settings):
+    client = Client()
+    pages = [
+        client.post(reverse("account_login"), {"login": "otto", "password": "wrong"}).content.decode()
+        for _ in range(settings.AXES_FAILURE_LIMIT)
+    ]
+    warning = "One more wrong password and sign-in is locked for 15 minutes from this address."
+    assert [warning in page for page in pages[:-1]] == [False] * (settings.AXES_FAILURE_LIMIT - 2) + [True]
+    assert "are not correct" in pages[-2]  # allauth's own message stays
+    locked = client.post(reverse("account_login"), {"login": "otto", "password": PASSWORD})
+    html = locked.content.decode()
+    assert locked.status_code == 429 and "Try again in 15 minutes</strong>, or ask an administrator" in html
+    assert "manage.py" not in html and f'href="{reverse("people")}"' in html and "Lift the lockout" in html
 
 
 def test_failures_at_changing_usernames_lock_the_ip_out(operator, settings):

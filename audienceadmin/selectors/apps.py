@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Subquery
 
 from audienceadmin import app_names, roles, wording
 from audienceadmin.models import AuditEvent, BatchApp
@@ -48,15 +48,22 @@ def may_delete_in(app: BatchApp, user: User) -> bool:
 
 
 def apps_all() -> QuerySet[BatchApp]:
-    """Every app, with who last changed its keys (from the audit) and whom it is restricted to."""
+    """Every app, with who last changed its keys and its last connection test (from the audit), and
+    whom it is restricted to."""
     last_key_event = AuditEvent.objects.filter(
         app=OuterRef("pk"), kind__in=[Kind.APP_CREATED, Kind.APP_KEYS_CHANGED]
     ).order_by("-id")
+    last_test = AuditEvent.objects.filter(app=OuterRef("pk"), kind=Kind.CONNECTION_TESTED).order_by("-id")
     return (
-        BatchApp.objects.order_by("archived_at", "name")
+        BatchApp.objects.order_by(F("archived_at").asc(nulls_first=True), "name")  # active apps first, both databases
         .annotate(
             keys_changed_by=Subquery(last_key_event.values("actor_username")[:1]),
             keys_changed_at=Subquery(last_key_event.values("at")[:1]),
+            keys_changed_id=Subquery(last_key_event.values("id")[:1]),
+            last_test_at=Subquery(last_test.values("at")[:1]),
+            last_test_id=Subquery(last_test.values("id")[:1]),
+            last_test_status=Subquery(last_test.values("http_status")[:1]),
+            last_test_error=Subquery(last_test.values("error_name")[:1]),
         )
         .prefetch_related("allowed_operators")
     )
@@ -118,13 +125,4 @@ def apps_for_filter(*, user: User) -> list[BatchApp]:
 
 def apps_with_key_status() -> QuerySet[BatchApp]:
     """Active apps with who last set their keys and the last connection test's result."""
-    last_test = AuditEvent.objects.filter(app=OuterRef("pk"), kind=Kind.CONNECTION_TESTED).order_by("-id")
-    return (
-        apps_all()
-        .filter(archived_at__isnull=True)
-        .annotate(
-            last_test_at=Subquery(last_test.values("at")[:1]),
-            last_test_status=Subquery(last_test.values("http_status")[:1]),
-            last_test_error=Subquery(last_test.values("error_name")[:1]),
-        )
-    )
+    return apps_all().filter(archived_at__isnull=True)

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Exists, OuterRef, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
+from django.db.models.functions import Cast, Lower
 
 from audienceadmin import audit
-from audienceadmin.models import AuditEvent, AuditVerification
+from audienceadmin.models import AuditEvent, AuditVerification, BatchApp
 from audienceadmin.selectors.apps import apps_hidden_in_history
 
 if TYPE_CHECKING:
@@ -44,6 +45,7 @@ KEY_KINDS = [
     Kind.APP_KEYS_CHANGED,
     Kind.APP_RENAMED,
     Kind.APP_ARCHIVED,
+    Kind.APP_RESTORED,
     Kind.APP_ACCESS_CHANGED,
     Kind.CONNECTION_TESTED,
     Kind.KEYS_REENCRYPTED,
@@ -155,8 +157,8 @@ def _visible(qs: QuerySet[AuditEvent], user: User) -> QuerySet[AuditEvent]:
 
 
 def _filtered(f: HistoryFilter, kinds: Sequence[str], user: User) -> QuerySet[AuditEvent]:
-    """The events of ``kinds`` matching the filter that ``user`` may read; every branch is served by
-    an index on (kind, …, id)."""
+    """The events of ``kinds`` matching the filter that ``user`` may read, but for "Who" (``_ordered``
+    adds it); every branch is served by an index on (kind, …, id)."""
     qs: QuerySet[AuditEvent]
     if not kinds:
         qs = AuditEvent.objects.all()
@@ -167,8 +169,6 @@ def _filtered(f: HistoryFilter, kinds: Sequence[str], user: User) -> QuerySet[Au
     qs = _visible(qs, user)
     if f.app:
         qs = qs.filter(app_id=f.app)
-    if f.actor:
-        qs = qs.filter(actor_username=f.actor)
     if f.audience:
         if not f.prefix:
             qs = qs.filter(audience=f.audience)
@@ -187,6 +187,72 @@ def _filtered(f: HistoryFilter, kinds: Sequence[str], user: User) -> QuerySet[Au
     return qs
 
 
+def lowered(text: str) -> str:
+    """``text`` lower-cased as the database's ``lower()`` does it: SQLite's folds ASCII letters only."""
+    if connection.vendor == "sqlite":
+        return "".join(c.lower() if c.isascii() else c for c in text)
+    return text.lower()
+
+
+ACTOR_NAMES_MERGED = 12  # past this many names matching "Who", the range is read as it is
+
+
+def _actor_range(typed: str, after: str | None = None) -> Q:
+    """``lower(actor_username)`` starts with ``typed`` lower-cased (the ``actor_lower`` alias), and
+    sorts after ``after`` if given. On SQLite a byte-wise range ("\U0010ffff" sorts after every
+    character) whose one lower bound is the tighter one (SQLite seeks to one bound and filters on the
+    other); on PostgreSQL ``LIKE 'prefix%'``, which text_pattern_ops serves, the bounds merged."""
+    prefix = lowered(typed)
+    if connection.vendor == "sqlite":
+        low = Q(actor_lower__gt=after) if after is not None else Q(actor_lower__gte=prefix)
+        return low & Q(actor_lower__lt=prefix + "\U0010ffff")
+    return Q(actor_lower__startswith=prefix) & (Q(actor_lower__gt=after) if after is not None else Q())
+
+
+def actor_names(typed: str) -> list[str]:
+    """The lower-cased actor names that start with ``typed`` (at most ACTOR_NAMES_MERGED + 1), each
+    found by one probe of the ``lower(actor_username)`` index: the next name after the one before."""
+    named = AuditEvent.objects.annotate(actor_lower=Lower("actor_username"))
+    names: list[str] = []
+    while len(names) <= ACTOR_NAMES_MERGED:
+        after = named.filter(_actor_range(typed, names[-1] if names else None))
+        name = after.order_by("actor_lower").values_list("actor_lower", flat=True).first()
+        if name is None:
+            break
+        names.append(name)
+    return names
+
+
+def _actor_starting_with(qs: QuerySet[AuditEvent], typed: str, names: list[str]) -> QuerySet[AuditEvent]:
+    """Events whose actor's name starts with ``typed``, whatever the case ("ot", "Otto", "OTTO" all find
+    otto), served by the indexes on ``lower(actor_username)`` (migration 0019) on both databases. One
+    name is an equality, which the index returns in id order: a page reads 51 index entries however
+    many events that person has (``_ordered`` merges a few names, one such read each)."""
+    qs = qs.alias(actor_lower=Lower("actor_username"))
+    if not names:
+        return qs.none()
+    if len(names) == 1:
+        return qs.filter(actor_lower=names[0])
+    if len(names) <= ACTOR_NAMES_MERGED:
+        return qs.filter(actor_lower__in=names)
+    return qs.filter(_actor_range(typed))
+
+
+def _ordered(qs: QuerySet[AuditEvent], f: HistoryFilter, names: list[str], order: str, n: int) -> QuerySet[AuditEvent]:
+    """``qs`` with the "Who" filter, in ``order`` (by id); the caller takes its first ``n``. With a few
+    actor names, their first ``n`` ids are merged here from one index read per name: a database would
+    read every event of those names to sort them."""
+    if not f.actor:
+        return qs.order_by(order)
+    if not 1 < len(names) <= ACTOR_NAMES_MERGED:
+        return _actor_starting_with(qs, f.actor, names).order_by(order)
+    named = qs.alias(actor_lower=Lower("actor_username"))
+    ids: list[int] = []
+    for name in names:
+        ids += named.filter(actor_lower=name).order_by(order).values_list("id", flat=True)[:n]
+    return qs.filter(id__in=sorted(ids, reverse=order.startswith("-"))[:n]).order_by(order)
+
+
 def _drivers(f: HistoryFilter, user: User) -> QuerySet[AuditEvent]:
     if f.view == "deletions" and f.outcome:
         return _filtered(f, [Kind.DELETE_COMPLETED], user).filter(outcome=f.outcome)
@@ -198,18 +264,19 @@ def history_page(
 ) -> HistoryPage:
     """One page of the history that ``user`` may read, newest first, by keyset on the event id: no
     OFFSET, no COUNT."""
+    names = actor_names(f.actor) if f.actor else []
     drivers = _drivers(f, user)
     newer: int | None
     older: int | None
     if after is not None:
-        found = _rows(drivers.filter(id__gt=after).order_by("id")[: limit + 1])
+        found = _rows(_ordered(drivers.filter(id__gt=after), f, names, "id", limit + 1)[: limit + 1])
         more_newer = len(found) > limit
         events = list(reversed(found[:limit]))
         newer = events[0].id if more_newer and events else None
         older = events[-1].id if events else after + 1
     else:
         qs = drivers.filter(id__lt=before) if before is not None else drivers
-        found = _rows(qs.order_by("-id")[: limit + 1])
+        found = _rows(_ordered(qs, f, names, "-id", limit + 1)[: limit + 1])
         events = found[:limit]
         older = events[-1].id if len(found) > limit else None
         newer = events[0].id if before is not None and events else None
@@ -242,6 +309,7 @@ def history_export_rows(f: HistoryFilter, *, user: User, batch: int = 5000) -> I
     The query is built here, during the request (what ``user`` may read is decided now); the
     rows are read as the response streams.
     """
+    names = actor_names(f.actor) if f.actor else []
     if f.view != "deletions":
         qs = _filtered(f, HISTORY_VIEWS[f.view].kinds, user)
     else:
@@ -249,17 +317,20 @@ def history_export_rows(f: HistoryFilter, *, user: User, batch: int = 5000) -> I
         if f.outcome:
             completed = AuditEvent.objects.filter(attempt=OuterRef("attempt"), kind=Kind.DELETE_COMPLETED)
             qs = qs.filter(Exists(completed.filter(outcome=f.outcome)))
-    return _export_batches(qs, batch)
+    return _export_batches(qs, f, names, batch)
 
 
-def _export_batches(qs: QuerySet[AuditEvent], batch: int) -> Iterator[list[Any]]:
+def _export_batches(qs: QuerySet[AuditEvent], f: HistoryFilter, names: list[str], batch: int) -> Iterator[list[Any]]:
     sqlite = connection.vendor == "sqlite"
     at_i, attempt_i = EXPORT_FIELDS.index("at"), EXPORT_FIELDS.index("attempt")
     fields = {name: Cast(name, TextField()) for name in ("at",)} if sqlite else {}
     last = 0
     while True:
-        page = qs.filter(id__gt=last).order_by("id").values_list(*[fields.get(n, n) for n in EXPORT_FIELDS])
-        sql, params = page[:batch].query.sql_with_params()
+        page = _ordered(qs.filter(id__gt=last), f, names, "id", batch)
+        try:
+            sql, params = page.values_list(*[fields.get(n, n) for n in EXPORT_FIELDS])[:batch].query.sql_with_params()
+        except EmptyResultSet:  # no more events of these names
+            return
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             rows = cursor.fetchall()
@@ -296,6 +367,12 @@ def audit_event_with_attempt(pk: int, *, user: User) -> tuple[AuditEvent, list[A
 def attempt_events(attempt: uuid.UUID) -> dict[str, AuditEvent]:
     """The events of one attempt by kind (*requested*, and *completed* once there is one)."""
     return {e.kind: e for e in AuditEvent.objects.filter(attempt=attempt)}
+
+
+def audiences_deleted(*, app: BatchApp) -> set[str]:
+    """The audiences of ``app`` that Batch confirmed deleted, as the audit says (the demo's restarts)."""
+    done = AuditEvent.objects.filter(kind=Kind.DELETE_COMPLETED, app=app, outcome=AuditEvent.Outcome.DELETED)
+    return set(done.values_list("audience", flat=True))
 
 
 def recent_attempts(*, user: User, limit: int = 5) -> list[AttemptRow]:

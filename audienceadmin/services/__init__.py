@@ -18,6 +18,7 @@ from audienceadmin.services.apps import (
     app_archive,
     app_create,
     app_credentials,
+    app_restore,
     app_test_connection,
     app_update,
 )
@@ -76,6 +77,7 @@ __all__ = [
     "app_create",
     "app_credentials",
     "app_event_record",
+    "app_restore",
     "app_test_connection",
     "app_update",
     "attempt_close_interrupted",

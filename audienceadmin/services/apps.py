@@ -115,6 +115,17 @@ def app_archive(*, actor: Actor, app: BatchApp, ip: str | None) -> BatchApp:
     return app
 
 
+@transaction.atomic
+def app_restore(*, actor: Actor, app: BatchApp, ip: str | None) -> BatchApp:
+    """An archived app back in use (its keys as they were; test them before deleting)."""
+    app = BatchApp.objects.select_for_update().get(pk=app.pk)
+    if app.archived_at is not None:
+        app.archived_at = None
+        app.save(update_fields=["archived_at"])
+        app_event_record(Kind.APP_RESTORED, actor=actor, app=app, ip=ip)
+    return app
+
+
 def app_credentials(app: BatchApp) -> batch.Credentials:
     """Decrypt the app's current keys. Raises DecryptionError if the configured keys cannot, and
     MisboundKeyError (a DecryptionError) if a key was sealed for another row or field."""

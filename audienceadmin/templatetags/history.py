@@ -12,7 +12,9 @@ from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
 from audienceadmin import wording
+from audienceadmin.templatetags.numbers import count, duration
 from audienceadmin.templatetags.outcomes import outcome_badge
+from audienceadmin.templatetags.times import batch_time
 
 register = template.Library()
 
@@ -39,6 +41,10 @@ def _answer_cell(event) -> str:
     return cell
 
 
+def _audience_cell(event) -> str:
+    return f'<code class="name">{_e(event.audience)}</code>' if event.audience else "—"
+
+
 def _detail_url() -> str:
     return reverse("history_event", args=[0])[:-2]  # ".../events/" without "0/"
 
@@ -47,21 +53,23 @@ def _attempt_row(row, detail: str, zone: tzinfo) -> str:
     req, done = row.requested, row.completed
     if done is None:
         outcome = outcome_badge("pending", wording.NO_ANSWER_YET)
-        answer = duration = ""
+        answer = took = ""
     else:
         outcome = outcome_badge(done.outcome, done.get_outcome_display())
         answer = _answer_cell(done)
-        duration = "" if done.duration_ms is None else f"{int(done.duration_ms)} ms"
-        if duration and (done.tries or 0) > 1:
-            duration += f'<div class="muted small">{int(done.tries)} tries</div>'
+        took = _e(duration(done.duration_ms))
+        if took and (done.tries or 0) > 1:
+            took += f'<div class="muted small">{int(done.tries)} tries</div>'
     cli = ""
     if req.source == "cli":
         origin = wording.cli_origin(req.details)
         cli = ' <span class="tag">CLI</span>' + (f'<div class="muted small">{_e(origin)}</div>' if origin else "")
     return (
-        f"<tr><td>{_when(req, detail, zone)}</td><td>{_e(req.actor_username)}{cli}</td><td>{_e(req.app_name)}</td>"
-        f"<td><code>{_e(req.audience)}</code></td><td>{outcome}</td><td>{answer}</td>"
-        f'<td class="num">{duration}</td></tr>'
+        f'<tr><td data-label="When">{_when(req, detail, zone)}</td>'
+        f'<td data-label="Who">{_e(req.actor_username)}{cli}</td><td data-label="App">{_e(req.app_name)}</td>'
+        f'<td data-label="Audience"><code class="name">{_e(req.audience)}</code></td>'
+        f'<td data-label="Outcome">{outcome}</td><td data-label="Batch said">{answer}</td>'
+        f'<td class="num" data-label="Duration">{took}</td></tr>'
     )
 
 
@@ -82,9 +90,82 @@ def event_rows(events) -> SafeString:
     detail, zone = _detail_url(), timezone.get_current_timezone()
     return mark_safe(  # noqa: S308 - every value escaped
         "\n".join(
-            f"<tr><td>{_when(e, detail, zone)}</td><td>{_e(e.get_kind_display())}</td>"
-            f"<td>{_e(e.actor_username or '—')}</td><td>{_e(e.app_name or '—')}</td>"
-            f"<td>{_e(e.ip or '—')}</td><td>{_answer_cell(e)}</td></tr>"
+            f'<tr><td data-label="When">{_when(e, detail, zone)}</td>'
+            f'<td data-label="What">{_e(e.get_kind_display())}</td>'
+            f'<td data-label="Who">{_e(e.actor_username or "—")}</td>'
+            f'<td data-label="App">{_e(e.app_name or "—")}</td>'
+            f'<td data-label="Audience">{_audience_cell(e)}</td>'
+            f'<td data-label="IP">{_e(e.ip or "—")}</td><td data-label="Details">{_answer_cell(e)}</td></tr>'
             for e in events
         )
     )
+
+
+# An event's details (its JSON), as the event's page shows them: known keys in words, a bulk job as a
+# link, the impact preview as a small table; never a Python dict.
+_PREVIEW_LABELS = {
+    "exists": "Exists in Batch",
+    "nb_ids": "IDs",
+    "type": "Type",
+    "updated": "Last updated",
+    "indexing_state": "Indexing",
+    "warning": "Warning",
+}
+_DETAIL_LABELS = {
+    "before": "Roles before",
+    "after": "Roles after",
+    "email": "E-mail address",
+    "failures": "Failed logins",
+    "refused_while_locked_out": "Refused while locked out",
+    "first_at": "First",
+    "last_at": "Last",
+}
+_SHOWN_ELSEWHERE = {"cli_os_user", "on_behalf_of"}  # the "Who" line says it (cli_origin)
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return count(value)
+    if isinstance(value, list | tuple):
+        return ", ".join(_plain(v) for v in value) or "none"
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_plain(v)}" for k, v in value.items())
+    return str(value)
+
+
+def _preview_table(preview: dict) -> str:
+    rows = []
+    for key, value in preview.items():
+        label = _PREVIEW_LABELS.get(key, key)
+        if key == "updated":
+            cell = str(batch_time(value, labelled=True))
+        elif key == "exists":
+            cell = {True: "yes", False: "no: Batch did not find it"}.get(value, "Batch could not say")
+        else:
+            cell = _e(_plain(value))
+        rows.append(f'<tr><th scope="row">{_e(label)}</th><td>{cell}</td></tr>')
+    return (
+        '<table class="table compact"><caption>What Batch said before the delete</caption>' + "".join(rows) + "</table>"
+    )
+
+
+@register.simple_tag
+def event_details(details) -> SafeString:
+    """``<dt>``/``<dd>`` pairs for an event's details; every value escaped."""
+    parts = []
+    for key, value in (details or {}).items():
+        if key in _SHOWN_ELSEWHERE:
+            continue
+        if key == "job":
+            url = reverse("bulk_job", args=[int(value)])
+            parts.append(f'<dt>Bulk job</dt><dd><a href="{url}">Bulk job {int(value)}</a></dd>')
+        elif key == "preview" and isinstance(value, dict):
+            parts.append(f"<dt>Impact preview</dt><dd>{_preview_table(value) if value else 'none'}</dd>")
+        else:
+            parts.append(
+                f"<dt>{_e(_DETAIL_LABELS.get(key, key.replace('_', ' ').capitalize()))}</dt>"
+                f"<dd>{_e(_plain(value))}</dd>"
+            )
+    return mark_safe("".join(parts))  # noqa: S308 - every value escaped

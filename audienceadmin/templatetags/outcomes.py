@@ -32,6 +32,21 @@ def connection_test_badge(http_status: int | None, error_name: str) -> SafeStrin
 
 
 @register.simple_tag
+def connection_test_status(app) -> SafeString:
+    """An app's last connection test (``selectors.apps_all``'s annotations): its result and when; a
+    warning when it failed, when there was none, or when the keys changed after it (until one passes)."""
+    from audienceadmin.templatetags.times import when
+
+    if app.last_test_id is None:
+        return mark_safe('<span class="outcome outcome-unknown">Never tested</span>')  # noqa: S308 - constant
+    badge = connection_test_badge(app.last_test_status, app.last_test_error)
+    html = f'{badge} <span class="muted small">{when(app.last_test_at)}</span>'
+    if app.keys_changed_id is not None and app.keys_changed_id > app.last_test_id:
+        html += '<div class="muted small">Keys changed since: not tested yet</div>'
+    return mark_safe(html)  # noqa: S308 - escaped parts
+
+
+@register.simple_tag
 def batch_answer(http_status: int | None, error_name: str) -> str:
     """What Batch answered: "HTTP 503 MAINTENANCE_ERROR", "HTTP 200", or ""."""
     return wording.answer_label(http_status, error_name)

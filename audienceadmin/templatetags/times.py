@@ -24,9 +24,14 @@ def when(value: datetime | None, precise: bool = False) -> str:
     )
 
 
+BATCH_TIME_LABEL = "Batch time"
+
+
 @register.simple_tag
-def batch_time(value: object) -> str:
-    """A timestamp as Batch sends it (``2018-06-29T14:59:03``, no timezone given): shown as is, shorter."""
+def batch_time(value: object, labelled: bool = False) -> str:
+    """The one place that shows Batch's own timestamps (``2018-06-29T14:59:03``): Batch names no
+    timezone, so they are shown as sent (shorter), never converted to the operator's zone, and said
+    to be *Batch time* (``labelled``: after the time; otherwise the column or the term says so)."""
     if value in (None, ""):
         return "—"
     text = str(value)[:40]
@@ -37,8 +42,9 @@ def batch_time(value: object) -> str:
     if parsed.tzinfo is not None:
         return when(parsed)
     return format_html(
-        '<time datetime="{}" title="As Batch sent it ({}); Batch does not say in which timezone">{}</time>',
+        '<time datetime="{}" title="As Batch sent it ({}); Batch does not say in which timezone">{}</time>{}',
         text,
         text,
         parsed.strftime("%Y-%m-%d %H:%M"),
+        format_html(' <span class="muted small">({})</span>', BATCH_TIME_LABEL) if labelled else "",
     )

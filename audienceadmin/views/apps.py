@@ -41,6 +41,14 @@ def _changes_keys_or_access(form: AppForm, app: BatchApp) -> bool:
     }
 
 
+def _test_new_keys(request: AuthenticatedHttpRequest, app: BatchApp, saved: str) -> None:
+    """New keys are saved, then tested at once: the result is said with the save (a failed test does
+    not undo it; the app list keeps the warning until a test passes)."""
+    result = services.app_test_connection(actor=request.user, app=app, ip=client_ip(request))
+    level = messages.SUCCESS if result.ok else messages.WARNING
+    messages.add_message(request, level, wording.saved_and_tested(saved, result.message, result.ok))
+
+
 @require_GET
 @permission_required(roles.VIEW_APPS)
 def app_list(request: AuthenticatedHttpRequest) -> HttpResponse:
@@ -58,7 +66,7 @@ def app_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = AppForm(request.POST or None, operators=selectors.operators(), initial=initial)
     if request.method == "POST" and form.is_valid():
         app = services.app_create(actor=request.user, ip=client_ip(request), **form.cleaned_data)
-        messages.success(request, f"App “{app.name}” was added. Its keys are stored encrypted.")
+        _test_new_keys(request, app, f"App “{app.name}” was added. Its keys are stored encrypted.")
         return redirect("app_list")
     return _form_page(request, form)
 
@@ -76,8 +84,12 @@ def app_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         if _changes_keys_or_access(form, app) and not reauth.recent(request):
             return _stale(request)
-        services.app_update(actor=request.user, app=app, ip=client_ip(request), **form.cleaned_data)
-        messages.success(request, f"App “{form.cleaned_data['name']}” was saved.")
+        app = services.app_update(actor=request.user, app=app, ip=client_ip(request), **form.cleaned_data)
+        saved = f"App “{app.name}” was saved."
+        if form.cleaned_data.get("api_key") or form.cleaned_data.get("rest_api_key"):
+            _test_new_keys(request, app, saved)
+        else:
+            messages.success(request, saved)
         return redirect("app_list")
     return _form_page(request, form, app)
 
@@ -90,6 +102,18 @@ def app_archive(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         return render(request, "audienceadmin/app_archive.html", {"app": app})
     services.app_archive(actor=request.user, app=app, ip=client_ip(request))
     messages.success(request, f"App “{app.name}” was archived: audiences can no longer be deleted in it.")
+    return redirect("app_list")
+
+
+@require_POST
+@permission_required(roles.CHANGE_APP)
+def app_restore(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    app = get_object_or_404(selectors.apps_all(), pk=pk)
+    if app.archived_at is None:  # restored already (a second tab, a double click): nothing to do
+        messages.info(request, wording.app_active(app.name))
+    else:
+        services.app_restore(actor=request.user, app=app, ip=client_ip(request))
+        messages.success(request, wording.app_restored(app.name))
     return redirect("app_list")
 
 

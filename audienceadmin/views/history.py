@@ -44,6 +44,7 @@ def history(request: AuthenticatedHttpRequest) -> HttpResponse:
             "page": page,
             "query": query.urlencode(),
             "views": selectors.HISTORY_VIEW_CHOICES,
+            "view_label": selectors.HISTORY_VIEWS[filters.view].label,
             "apps": selectors.apps_for_filter(user=request.user),
             "outcomes": AuditEvent.Outcome.choices,
             "verification": selectors.last_verification(),

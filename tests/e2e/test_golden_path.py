@@ -51,6 +51,10 @@ def test_golden_path(page, live_server, simulator, batch_url, keyadmin, operator
     page.get_by_role("button", name="Add app").click()
 
     expect(page.get_by_role("status")).to_contain_text(f"App “{APP_NAME}” was added.")
+    expect(page.get_by_role("status")).to_contain_text("Connection test: The keys")  # tested as they are saved
+    tested = simulator.requests
+    assert [(r.method, r.path.endswith("/custom-audience"), r.status) for r in tested] == [("GET", True, 200)]
+    simulator.clear_requests()
     row = page.get_by_role("row").filter(has=page.get_by_role("cell", name=APP_NAME, exact=True))
     expect(row.get_by_role("cell", name=f"…{app_keys.api_key[-4:]}", exact=True)).to_be_visible()
     expect(row.get_by_role("cell", name=f"…{app_keys.rest_api_key[-4:]}", exact=True)).to_be_visible()

@@ -1,13 +1,19 @@
-"""Walk every page as each role: no server error, no console error, no CSP violation anywhere.
+"""Walk every page as each role, on a desktop and a phone: no server error, no console error, no CSP
+violation, no serious or critical accessibility violation (axe-core), nothing wider than the screen.
 
 The pages come from the URLconf (every GET-able route), so a new page is walked without being listed.
 A role that may not see a page gets the 403 page; that refusal is the only console error allowed.
+
+axe-core comes inside the ``axe-playwright-python`` package (its ``axe.min.js``): nothing is
+downloaded. ``ACCEPTED`` lists the rules let through, each with its reason (none today).
 """
 
 from __future__ import annotations
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from django.urls import URLPattern, get_resolver, reverse
+from playwright.sync_api import Page
 
 from audienceadmin import services
 from audienceadmin.models import AuditEvent, BulkJob
@@ -30,6 +36,38 @@ ACCOUNT_PAGES = [
 ]
 
 
+AXE = Axe()
+BLOCKING = ("serious", "critical")
+# axe rule id -> why a violation of it is accepted. Keep it short, and empty when possible.
+ACCEPTED: dict[str, str] = {}
+WIDTHS = {"desktop": 1366, "phone": 390}
+
+
+def accessibility_problems(page: Page) -> list[str]:
+    """The serious and critical axe-core violations on the page, but for the accepted rules."""
+    violations = AXE.run(page).response["violations"]
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:4]}"
+        for v in violations
+        if v["impact"] in BLOCKING and v["id"] not in ACCEPTED
+    ]
+
+
+def overflow(page: Page) -> list[str]:
+    """What is wider than the screen, or than its card (a table may scroll inside its own box)."""
+    return page.evaluate(
+        """() => {
+          const found = [];
+          if (document.documentElement.scrollWidth > window.innerWidth + 1)
+            found.push("page " + document.documentElement.scrollWidth + "px");
+          for (const card of document.querySelectorAll(".card, .filters, .alert, .message"))
+            if (card.scrollWidth > card.clientWidth + 1)
+              found.push((card.className || card.tagName) + " " + card.scrollWidth);
+          return found;
+        }"""
+    )
+
+
 def walkable_urls(ids: dict[str, int]) -> list[str]:
     urls = []
     for entry in get_resolver().url_patterns:
@@ -47,9 +85,10 @@ def walkable_urls(ids: dict[str, int]) -> list[str]:
     return urls + [reverse(name) for name in ACCOUNT_PAGES]
 
 
+@pytest.mark.parametrize("screen", WIDTHS)
 @pytest.mark.parametrize("role", ["viewer", "operator", "keyadmin", "useradmin", "superuser"])
 def test_every_page_as_every_role(
-    role, page, live_server, request, batch_app, batch_url, django_user_model, role_groups, browser_problems
+    role, screen, page, live_server, request, batch_app, batch_url, django_user_model, role_groups, browser_problems
 ):
     user = (
         django_user_model.objects.create_superuser("root", "", PASSWORD)
@@ -62,8 +101,9 @@ def test_every_page_as_every_role(
     event = AuditEvent.objects.order_by("-id").first().pk
     ids = {"app": batch_app.pk, "event": event, "job": job.pk, "person": operator.pk}
     browser_problems.allow(r"status of 403 \(Forbidden\)", required=False)
+    page.set_viewport_size({"width": WIDTHS[screen], "height": 900})
     login(page, live_server, user)
-    walked = []
+    walked, problems = [], {}
     for url in walkable_urls(ids):
         if page.request.get(url, max_redirects=0).status == 405:  # a POST-only route: nothing to see
             continue
@@ -72,6 +112,9 @@ def test_every_page_as_every_role(
         assert response.status in (200, 403), (url, response.status)
         assert page.get_by_role("heading", level=1).count() >= 1, url  # a real page, with a title
         walked.append((url, response.status))
+        if found := accessibility_problems(page) + overflow(page):
+            problems[url] = found
+    assert not problems, problems
     assert len(walked) >= 10
     if role == "superuser":
         assert all(status == 200 for _, status in walked), walked

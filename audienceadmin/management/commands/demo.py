@@ -2,14 +2,23 @@
 
 Secrets are generated here, at run time: the demo app's keys (stored encrypted, and registered in
 the in-memory simulator) and the demo users' passwords (printed, never written to a file).
+
+The dashboard runs as in production (``DJANGO_DEBUG`` off: the styled error pages, never Django's
+debug page and its list of URLs; static files collected and served by WhiteNoise), over plain HTTP on
+the loopback, with logs for people. Its database (``demo.sqlite3``) outlives a restart while the
+simulator does not: the audiences the history says were deleted are left out of the simulator again,
+so nothing deleted comes back.
 """
 
 from __future__ import annotations
 
 import os
 import secrets
+import subprocess
+import sys
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
@@ -38,7 +47,9 @@ AUDIENCES: list[dict[str, Any]] = [
     # Stale ones, for the browser's pages and for bulk deletion.
     *({"name": f"campaign-2024-{n:02d}", "nb_ids": 100 * n, "description": "Old campaign"} for n in range(1, 61)),
 ]
-# Audiences whose deletion shows how failures look (see the README's failure table).
+# Audiences whose deletion shows how failures look (see the README's failure table). Each fault
+# answers the DELETE only: the confirmation page's preview (a GET) sees the audience as it is, and the
+# delete then shows the fault, its retries included.
 FAULTS: list[tuple[str, str, dict[str, Any]]] = [
     (
         "demo-maintenance",
@@ -77,23 +88,25 @@ class Command(BaseCommand):
         passwords = self._users()
         totp_secret = self._totp(TOTP_USER)
         simulator = BatchSimulator(port=simulator_port)
-        apps = self._apps(simulator)
+        apps, kept_deleted = self._apps(simulator)
         if no_serve:
             return
         simulator.start()
-        self._print(addr, simulator.url, passwords, apps, totp_secret)
-        env = {
-            "BATCH_API_URL": simulator.url,
-            "DJANGO_DEBUG": "true",
-            # As before: people sign in with a password; MFA_REQUIRED=true make demo shows enrolment.
-            "MFA_REQUIRED": os.environ.get("MFA_REQUIRED", "false"),
-            "BATCH_API_TIMEOUT": os.environ.get("BATCH_API_TIMEOUT", "5"),
-            "BATCH_API_DEADLINE": os.environ.get("BATCH_API_DEADLINE", "20"),
-        }
+        env = demo_environment(simulator.url)
+        self._collect_static(env)
+        self._print(addr, simulator.url, passwords, apps, totp_secret, kept_deleted)
         try:
             serve(addr, env=env, reload=False)
         finally:
             simulator.stop()
+
+    def _collect_static(self, env: dict[str, str]) -> None:
+        """With debug off, WhiteNoise serves the collected (hashed) static files, as in production."""
+        subprocess.run(  # noqa: S603 - this interpreter, this project's manage.py
+            [sys.executable, str(settings.BASE_DIR / "manage.py"), "collectstatic", "--no-input", "-v0"],
+            env={**os.environ, **env},
+            check=True,
+        )
 
     def _users(self) -> dict[str, str]:
         User = get_user_model()
@@ -121,9 +134,12 @@ class Command(BaseCommand):
         TOTP.activate(user, secret)
         return secret
 
-    def _apps(self, simulator: BatchSimulator) -> list[str]:
+    def _apps(self, simulator: BatchSimulator) -> tuple[list[str], list[str]]:
+        """The demo apps, in the database and in the simulator; returns their names and the audiences
+        left out because the history says an earlier run deleted them."""
         admin = get_user_model().objects.get(username="admin")
-        shown = []
+        shown: list[str] = []
+        kept_deleted: list[str] = []
         for name, registered_rest_key in [(DEMO_APP, None), (WRONG_KEY_APP, _random_key("revoked-"))]:
             app = selectors.app_by_name(name)
             if app is None:
@@ -132,15 +148,27 @@ class Command(BaseCommand):
                 )
             credentials = services.app_credentials(app)  # the simulator stands in for Batch: it needs them in clear
             api_key = credentials.api_key.reveal()
-            audiences = AUDIENCES + [{"name": audience, "description": what} for audience, what, _ in FAULTS]
+            deleted = selectors.audiences_deleted(app=app)
+            audiences = [
+                a
+                for a in AUDIENCES + [{"name": audience, "description": what} for audience, what, _ in FAULTS]
+                if a["name"] not in deleted
+            ]
             simulator.add_app(api_key, registered_rest_key or credentials.rest_api_key.reveal(), audiences)
             for audience, _, fault in FAULTS:
-                simulator.add_fault(api_key=api_key, audience=audience, **fault)
+                simulator.add_fault(api_key=api_key, audience=audience, method="DELETE", **fault)
             shown.append(name)
-        return shown
+            kept_deleted += sorted(deleted)
+        return shown, kept_deleted
 
     def _print(
-        self, addr: str, simulator_url: str, passwords: dict[str, str], apps: list[str], totp_secret: str
+        self,
+        addr: str,
+        simulator_url: str,
+        passwords: dict[str, str],
+        apps: list[str],
+        totp_secret: str,
+        kept_deleted: list[str],
     ) -> None:
         line = self.style.SUCCESS
         self.stdout.write(line(f"\nAudience Admin demo on http://{addr}/  (Batch simulator on {simulator_url})"))
@@ -152,9 +180,40 @@ class Command(BaseCommand):
             f"  (or run: oathtool --totp -b {totp_secret})"
         )
         self.stdout.write(f"Apps: {', '.join(apps)} (every delete in the second one is refused: 401)")
-        self.stdout.write("Audiences to delete: " + ", ".join(a["name"] for a in AUDIENCES))
+        self.stdout.write("Audiences to delete: " + _short_list([a["name"] for a in AUDIENCES]))
+        if kept_deleted:
+            self.stdout.write(
+                f"Deleted in an earlier run, so not in Batch any more ({len(kept_deleted)}): "
+                + _short_list(kept_deleted)
+                + "\n  (remove demo.sqlite3 to start again from nothing)"
+            )
         self.stdout.write("Audiences that show failures:")
         for audience, what, _ in FAULTS:
             self.stdout.write(f"  {audience:<18} {what}")
         self.stdout.write("Bulk delete runs in a background worker started alongside.")
         self.stdout.write("Ctrl-C stops the dashboard, the worker and the simulator.\n")
+
+
+def demo_environment(simulator_url: str) -> dict[str, str]:
+    """The dashboard's and worker's settings in the demo: production's, but for plain HTTP on the
+    loopback, the simulator as Batch, short timeouts, console e-mail and logs for people."""
+    return {
+        "BATCH_API_URL": simulator_url,
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECURE_SSL_REDIRECT": "false",
+        "DJANGO_SECURE_COOKIES": "false",
+        "DJANGO_HSTS_SECONDS": "0",
+        "DJANGO_LOG_FORMAT": "plain",
+        "EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend",
+        "MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN": "true",
+        # As before: people sign in with a password; MFA_REQUIRED=true make demo shows enrolment.
+        "MFA_REQUIRED": os.environ.get("MFA_REQUIRED", "false"),
+        "BATCH_API_TIMEOUT": os.environ.get("BATCH_API_TIMEOUT", "5"),
+        "BATCH_API_DEADLINE": os.environ.get("BATCH_API_DEADLINE", "20"),
+    }
+
+
+def _short_list(names: list[str], most: int = 8) -> str:
+    """A list that fits a terminal line: the first few names, then how many more."""
+    shown = ", ".join(names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
