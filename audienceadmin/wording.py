@@ -340,6 +340,10 @@ def list_undecryptable(app_name: str) -> str:
     return f"The stored keys of app “{app_name}” cannot be decrypted."
 
 
+def list_too_long(limit: int) -> str:
+    return f"The app has more than {limit:,} audiences (AUDIENCE_LIST_MAX): only the first {limit:,} were read."
+
+
 def read_error(app_name: str, *, status: int | None, refused: bool, reason: str, error_name: str, message: str) -> str:
     """Why a read (list, preview) failed. ``refused``: Batch answered with an error of its own."""
     if status == 401:
@@ -509,3 +513,15 @@ def last_try_before_lockout(span: timedelta | None) -> str:
         f"One more wrong password and sign-in is locked for {span_in_words(span)} from this address. "
         "Not sure of it? Ask an administrator to send you a set-password link."
     )
+
+
+# Reading a bulk list.
+
+
+def csv_column_taken(number: int, title: str) -> str:
+    """Which column of a several-column CSV the names were taken from."""
+    return f"column {number}" + (f" (“{title}”)" if title else "")
+
+
+def header_skipped(header: str) -> str:
+    return f"The first line, “{header}”, is a column title: it was skipped, not taken as an audience."

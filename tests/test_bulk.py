@@ -46,8 +46,10 @@ def test_paste_review_confirm_run(web, operator, batch_app, many, fast_client, s
     text = "\n".join(many) + "\nold-01\nnever-existed"
     review = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": text})
     html = review.content.decode()
-    assert "Delete 21 audiences" in html and "1</strong> duplicate removed" in html
-    assert simulator.requests == []  # nothing runs before the confirmation
+    # never-existed is not in Batch's list: it is listed and left out of the job
+    assert "Delete 20 audiences" in html and "1</strong> duplicate removed" in html
+    assert "<code>never-existed</code>" in html and "1</strong> is not in Batch" in html
+    assert [r.method for r in simulator.requests] == ["GET"]  # the app's list, once; nothing deleted yet
 
     wrong = web.post(
         reverse("bulk_confirm"), {"app": batch_app.pk, "names": "\n".join([*many, "never-existed"]), "count": 20}
@@ -97,9 +99,9 @@ def test_paste_review_confirm_run(web, operator, batch_app, many, fast_client, s
 
 
 def test_a_file_can_be_uploaded(web, batch_app):
-    upload = SimpleUploadedFile("names.csv", b"name\r\nfirst,second\r\nthird\r\n", content_type="text/csv")
+    upload = SimpleUploadedFile("names.txt", b"beta\r\nspring-sale,churned_q3\r\n", content_type="text/plain")
     html = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": "", "file": upload}).content.decode()
-    assert "Delete 4 audiences" in html  # the header line "name" is a valid name too: it is shown, and counted
+    assert "Delete 3 audiences" in html
     bad = SimpleUploadedFile("names.pdf", b"%PDF", content_type="application/pdf")
     assert (
         "Upload a .txt or .csv file"

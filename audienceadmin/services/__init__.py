@@ -31,7 +31,18 @@ from audienceadmin.services.attempts import (
     sweep_throttle_reset,
 )
 from audienceadmin.services.audiences import PAGE_SIZE as AUDIENCE_PAGE_SIZE
-from audienceadmin.services.audiences import AudienceList, Preview, audience_list, audience_preview
+from audienceadmin.services.audiences import (
+    AudienceList,
+    Existence,
+    FullList,
+    Preview,
+    all_audiences,
+    all_audiences_cached,
+    all_audiences_forget,
+    audience_list,
+    audience_preview,
+    audiences_existence,
+)
 from audienceadmin.services.bulk import bulk_items_skip_pending, bulk_job_cancel, bulk_job_create, bulk_jobs_resume
 from audienceadmin.services.deletion import (
     AttemptAlreadyMade,
@@ -64,6 +75,12 @@ from audienceadmin.services.people import (
 
 __all__ = [
     "AUDIENCE_PAGE_SIZE",
+    "Existence",
+    "FullList",
+    "all_audiences",
+    "all_audiences_cached",
+    "all_audiences_forget",
+    "audiences_existence",
     "AudienceList",
     "AttemptAlreadyMade",
     "BatchAnswer",

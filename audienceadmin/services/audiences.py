@@ -7,7 +7,11 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+from django.core.cache import cache
+
 from audienceadmin import batch, wording
+from audienceadmin.batch.mep import LIST_MAX
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import BatchApp
 from audienceadmin.services.apps import app_credentials
@@ -61,6 +65,92 @@ def audience_list(*, app: BatchApp, offset: int = 0, limit: int = PAGE_SIZE) -> 
     data = response.data if isinstance(response.data, dict) else {}
     items = [a for a in data.get("custom_audiences") or [] if isinstance(a, dict) and isinstance(a.get("name"), str)]
     return AudienceList(items, offset, limit)
+
+
+@dataclass(frozen=True)
+class FullList:
+    """Every audience of an app, read page by page. ``complete`` is False when the reading stopped
+    early (an error, or more than AUDIENCE_LIST_MAX audiences): names not in it may still exist."""
+
+    audiences: list[dict[str, Any]]
+    complete: bool
+    error: str = ""
+    calls: int = 0
+
+    def by_name(self) -> dict[str, dict[str, Any]]:
+        return {a["name"]: a for a in self.audiences}
+
+
+def all_audiences(*, app: BatchApp, max_audiences: int | None = None) -> FullList:
+    """The app's whole audience list, through the list route a page of ``LIST_MAX`` at a time
+    (one call per hundred audiences, never one per name). The one place a full list is read: another
+    API's list route (a cursor instead of an offset) goes here too."""
+    limit = max_audiences or settings.AUDIENCE_LIST_MAX
+    client, audiences, calls = batch.get_client(), list[dict[str, Any]](), 0
+    try:
+        credentials = app_credentials(app)
+        while len(audiences) < limit:
+            response = client.list_audiences(credentials, offset=len(audiences), limit=LIST_MAX)
+            calls += 1
+            data = response.data if isinstance(response.data, dict) else {}
+            page = data.get("custom_audiences") or []
+            audiences += [a for a in page if isinstance(a, dict) and isinstance(a.get("name"), str)]
+            if len(page) < LIST_MAX:
+                return FullList(audiences, True, calls=calls)
+    except DecryptionError:
+        return FullList(audiences, False, wording.list_undecryptable(app.name), calls)
+    except batch.BatchError as exc:
+        return FullList(audiences, False, _read_error(exc, app), calls)
+    return FullList(audiences, False, wording.list_too_long(limit), calls)
+
+
+def _cache_key(app: BatchApp) -> str:
+    return f"audiences:{app.pk}:{app.api_key_hint}:{app.rest_api_key_hint}"
+
+
+def all_audiences_cached(*, app: BatchApp, fresh: bool = False) -> FullList:
+    """``all_audiences``, kept AUDIENCE_LIST_CACHE_SECONDS per app (the browser's search and sorts:
+    one full read, then each page from memory). A list read with an error is not kept."""
+    key = _cache_key(app)
+    listing = None if fresh else cache.get(key)
+    if not isinstance(listing, FullList):
+        listing = all_audiences(app=app)
+        if listing.complete:
+            cache.set(key, listing, settings.AUDIENCE_LIST_CACHE_SECONDS)
+    return listing
+
+
+def all_audiences_forget(*, app: BatchApp) -> None:
+    """After a deletion from this instance, the browser reads the list again."""
+    cache.delete(_cache_key(app))
+
+
+@dataclass(frozen=True)
+class Existence:
+    """Which names of a bulk list Batch has, from the app's full list."""
+
+    existing: list[str]
+    missing: list[str]
+    total_ids: int
+    unknown_sizes: int
+    error: str = ""
+
+    @property
+    def checked(self) -> bool:
+        return not self.error
+
+
+def audiences_existence(*, app: BatchApp, names: list[str]) -> Existence:
+    """Compare a list with the app's full list (read fresh). When the list cannot be read whole, every
+    name counts as existing (the operator may proceed) and ``error`` says why."""
+    listing = all_audiences(app=app)
+    if not listing.complete:
+        return Existence(list(names), [], 0, len(names), listing.error)
+    known = listing.by_name()
+    existing = [n for n in names if n in known]
+    sizes = [known[n].get("nb_ids") for n in existing]
+    counted = [s for s in sizes if isinstance(s, int) and not isinstance(s, bool)]
+    return Existence(existing, [n for n in names if n not in known], sum(counted), len(sizes) - len(counted))
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from audienceadmin import csv_export, reauth, roles, selectors, services, uploads, wording
 from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import BulkConfirmForm, BulkNamesForm
-from audienceadmin.models import BatchApp
+from audienceadmin.models import BatchApp, BulkJob
 from audienceadmin.names import NameReport, bulk_names_check
 from audienceadmin.templatetags.outcomes import outcome_badge
 
@@ -26,15 +26,31 @@ KEPT_FIELDS = ["app", "names", "count"]
 
 
 def _review(
-    request: AuthenticatedHttpRequest, report: NameReport, app: BatchApp, form: BulkConfirmForm, status: int = 200
+    request: AuthenticatedHttpRequest,
+    report: NameReport,
+    app: BatchApp,
+    form: BulkConfirmForm,
+    status: int = 200,
+    retry_of: BulkJob | None = None,
 ) -> HttpResponse:
     """The review page. A sign-in older than REAUTHENTICATION_MINUTES shows "Confirm it's you" first;
     the list is kept in the session (names only) and the page comes back after re-authenticating."""
-    context: dict[str, object] = {"report": report, "app": app, "form": form}
+    existence = services.audiences_existence(app=app, names=report.valid)
+    if not form.is_bound:  # only the names Batch has are sent (all of them when its list could not be read)
+        form.initial["names"] = "\n".join(existence.existing)
+    context: dict[str, object] = {
+        "report": report,
+        "app": app,
+        "form": form,
+        "existence": existence,
+        "missing_set": set(existence.missing),
+        "header_note": wording.header_skipped(report.header),
+        "retry_of": retry_of,
+    }
     if not reauth.recent(request):
         data = form.data if isinstance(form.data, QueryDict) and form.is_bound else QueryDict(mutable=True)
         if not form.is_bound:
-            data.update({"app": str(app.pk), "names": "\n".join(report.valid)})
+            data.update({"app": str(app.pk), "names": "\n".join(existence.existing)})
         context |= reauth.notice(request, f"{reverse('bulk_new')}?kept={reauth.keep(request, data, KEPT_FIELDS)}")
     return render(request, "audienceadmin/bulk_review.html", context, status=status)
 
