@@ -382,6 +382,14 @@ def bulk_job_event(job_id: int, message: str = "") -> str:
     return f"Bulk job {job_id}" + (f": {message}" if message else "")
 
 
+RETRY_NOT_ENDED = "Only an ended job of the same app can be retried."
+NOTHING_TO_RETRY = "Nothing to retry: every item of this job was deleted, or Batch does not have it."
+
+
+def bulk_job_retry(size: str, job_id: int) -> str:
+    return f"{size}, a retry of bulk job {job_id}"
+
+
 def bulk_job_size(count: int) -> str:
     return f"{count} audiences"
 
@@ -525,3 +533,32 @@ def csv_column_taken(number: int, title: str) -> str:
 
 def header_skipped(header: str) -> str:
     return f"The first line, “{header}”, is a column title: it was skipped, not taken as an audience."
+
+
+# An outcome as the pages show it. A 404 on delete stays "rejected" in the audit (it is not "deleted"),
+# but reads as what it most likely means, in a neutral colour.
+
+NOT_FOUND = "not_found"  # the badge's kind (and the results CSV's word), never an audit outcome
+NOT_FOUND_LABEL = "Not found (already deleted?)"
+
+
+def outcome_shown(outcome: str, http_status: int | None, label: str) -> tuple[str, str]:
+    """The badge kind and label of an attempt's outcome: ``("not_found", "Not found (already
+    deleted?)")`` for a 404 rejection, else the outcome and its label as given."""
+    if outcome == Outcome.REJECTED and http_status == 404:
+        return NOT_FOUND, NOT_FOUND_LABEL
+    return outcome, label
+
+
+def outcome_counts(counts: dict[str, int]) -> str:
+    """A job's items per outcome, those with none left out: "18 deleted · 2 not found · 1 failed"."""
+    words = [
+        ("deleted", "deleted"),
+        ("not_found", "not found"),
+        ("rejected", "rejected"),
+        ("failed", "failed"),
+        ("unknown", "unknown"),
+        ("not_sent", "not sent"),
+        ("skipped", "not attempted"),
+    ]
+    return " · ".join(f"{counts[key]:,} {word}" for key, word in words if counts.get(key))

@@ -67,13 +67,9 @@ def test_paste_review_confirm_run(web, operator, batch_app, many, fast_client, s
     job.refresh_from_db()
     assert job.state == BulkJob.State.DONE
     progress = selectors.bulk_job_progress(job)
-    assert (progress.deleted, progress.failed, progress.rejected, progress.remaining, progress.percent) == (
-        19,
-        1,
-        1,
-        0,
-        100,
-    )
+    # never-existed: a 404, counted as "not found" (not among the rejections)
+    assert (progress.deleted, progress.failed, progress.rejected, progress.not_found) == (19, 1, 0, 1)
+    assert (progress.remaining, progress.percent) == (0, 100)
     assert sorted(simulator.audience_names(app_keys.api_key)) == ["beta", "churned_q3", "old-03", "spring-sale"]
     # every item audited exactly like a single delete, plus the job id
     requested = AuditEvent.objects.filter(kind="delete_requested")
