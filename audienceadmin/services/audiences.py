@@ -163,9 +163,13 @@ class Preview:
     updated: str = ""
     indexing_state: str = ""
     warning: str = ""
+    keys_rejected: bool = False  # Batch answered 401/403 for the app's keys: a delete cannot work either
 
     def as_details(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v not in ("", None)}
+        details = {k: v for k, v in dataclasses.asdict(self).items() if v not in ("", None)}
+        if not self.keys_rejected:
+            del details["keys_rejected"]
+        return details
 
 
 def audience_preview(*, app: BatchApp, name: str) -> Preview:
@@ -176,7 +180,7 @@ def audience_preview(*, app: BatchApp, name: str) -> Preview:
     except batch.BatchApiError as exc:
         if exc.http_status == 404:
             return Preview(False)
-        return Preview(None, warning=_read_error(exc, app))
+        return Preview(None, warning=_read_error(exc, app), keys_rejected=exc.http_status in (401, 403))
     except batch.BatchError as exc:
         return Preview(None, warning=_read_error(exc, app))
     data = response.data if isinstance(response.data, dict) else {}

@@ -58,7 +58,14 @@ def _confirmation(
                                        preview=preview.as_details())  # fmt: skip
     if form is None:
         form = ConfirmDeleteForm(initial={"app": app, "name": name}, apps=selectors.apps_for_delete(user=request.user))
-    context = {"form": form, "app": app, "name": name, "preview": preview, "ticket": ticket}
+    context = {
+        "form": form,
+        "app": app,
+        "name": name,
+        "preview": preview,
+        "ticket": ticket,
+        "may_fix_keys": request.user.has_perm(roles.CHANGE_APP),
+    }
     context |= reauth.notice(request, _back(app, name))
     return render(request, "audienceadmin/delete_confirm.html", context, status=status)
 
