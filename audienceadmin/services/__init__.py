@@ -30,7 +30,9 @@ from audienceadmin.services.attempts import (
     stale_attempt_age,
     sweep_throttle_reset,
 )
+from audienceadmin.services.audiences import BROWSE_SORTS as AUDIENCE_SORTS
 from audienceadmin.services.audiences import PAGE_SIZE as AUDIENCE_PAGE_SIZE
+from audienceadmin.services.audiences import PAGE_SIZES as AUDIENCE_PAGE_SIZES
 from audienceadmin.services.audiences import (
     AudienceList,
     Existence,
@@ -39,6 +41,7 @@ from audienceadmin.services.audiences import (
     all_audiences,
     all_audiences_cached,
     all_audiences_forget,
+    audience_browse,
     audience_list,
     audience_preview,
     audiences_existence,
@@ -75,6 +78,9 @@ from audienceadmin.services.people import (
 
 __all__ = [
     "AUDIENCE_PAGE_SIZE",
+    "AUDIENCE_PAGE_SIZES",
+    "AUDIENCE_SORTS",
+    "audience_browse",
     "Existence",
     "FullList",
     "all_audiences",

@@ -119,6 +119,7 @@ def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     except DatabaseError:
         logger.exception("Could not record a deletion request; nothing was sent to Batch")
         return render(request, "audienceadmin/audit_unavailable.html", form.cleaned_data, status=503)
+    services.all_audiences_forget(app=app)  # the browser's search reads the list again
     messages.add_message(request, OUTCOME_LEVEL[result.outcome], result.message)
     return redirect("history")
 

@@ -122,7 +122,7 @@ def test_browse_pick_preview_delete(page, live_server, simulator, batch_url, bat
     expect(listed).to_have_count(4)
     assert row_names(listed) == {"big-one", "spring-sale", "churned_q3", "beta"}
     big = rows_with(page, "big-one")
-    expect(big.get_by_role("cell", name="4242", exact=True)).to_be_visible()
+    expect(big.get_by_role("cell", name="4,242", exact=True)).to_be_visible()
     big.get_by_role("link", name="Delete… big-one").click()
 
     expect(page.get_by_role("heading", level=1, name="Delete audience big-one?")).to_be_visible()
