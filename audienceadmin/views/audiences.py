@@ -27,7 +27,8 @@ def audience_browse(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         app=app, search=search, sort=sort, offset=int_param(request, "from") or 0, limit=per,
         fresh=request.GET.get("fresh") == "1",
     )  # fmt: skip
-    query = {"q": search, "sort": sort, "per": str(per)}
+    defaults = {("sort", "newest"), ("per", str(services.AUDIENCE_PAGE_SIZE))}
+    query = {k: v for k, v in {"q": search, "sort": sort, "per": str(per)}.items() if v and (k, v) not in defaults}
     context = {
         "app": app,
         "listing": listing,
