@@ -86,6 +86,7 @@ def test_the_jobs_list_counts_outcomes_and_a_cancelled_bar_shows_what_was_done(w
     page = web.get(reverse("bulk_job", args=[job.pk])).content.decode()
     assert 'class="state-cancelled" max="100" value="35"' in page and "35% done" in page
     assert "Cancel</button>" not in page  # no Cancel once the job has ended
+    assert '<p id="job-summary" aria-live="polite">5 deleted · 1 not found · 1 failed · 13 not attempted</p>' in page
 
 
 def test_retry_takes_failed_and_not_attempted_items_but_unknown_ones_only_when_ticked(
