@@ -108,7 +108,7 @@ def main() -> None:
                 shot(op, "bulk-review.png")
                 op.get_by_label("Type the number of audiences to delete").fill("21")
                 op.get_by_role("button", name="Start deleting").click()
-                expect(op.locator("#job-percent")).to_have_text("100%", timeout=60_000)
+                expect(op.locator("#job-percent")).to_have_text("100% done", timeout=60_000)
                 shot(op, "bulk-job.png")
                 phone = session("operator", width=390)
                 phone.goto("/history/")
