@@ -44,6 +44,7 @@ class NameReport:
     too_many: bool = False
     header: str = ""  # a first line taken as a column title (never sent), as it was
     column: str = ""  # the column of a several-column CSV that the names were taken from, in words
+    short_rows: int = 0  # rows of that CSV without that column (no name taken from them)
 
 
 # First lines that are a column title, not an audience (compared lowercased, spaces and dashes as "_").
@@ -66,18 +67,19 @@ def _cells(line: str) -> list[str]:
 
 
 def _csv_column(text: str, report: NameReport) -> list[str] | None:
-    """A CSV with several columns (every row as many, two at least): the column that holds the names,
-    after a header row if there is one. None when the text is not such a table."""
+    """A CSV with several columns (every row as many, two at least; or a first row with a known column
+    title): the column that holds the names, after a header row if there is one. None when the text is
+    not such a table. A row too short to have that column gives no name (the column cannot be guessed)."""
     lines = [line for line in text.splitlines() if line.strip()]
     if len(lines) < 2:
         return None
     delimiter = ";" if lines[0].count(";") > lines[0].count(",") else ","
     rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO("\n".join(lines)), delimiter=delimiter)]
     width = len(rows[0])
-    if width < 2 or any(len(row) != width for row in rows):
-        return None
     first, body = rows[0], rows[1:]
     titled = [i for i, cell in enumerate(first) if _is_title(cell)]
+    if width < 2 or (not titled and any(len(row) != width for row in rows)):
+        return None
     if titled:
         index = titled[0]
     else:  # no known title: the first column whose values are all names Batch accepts (not only digits)
@@ -89,7 +91,9 @@ def _csv_column(text: str, report: NameReport) -> list[str] | None:
     if header:
         report.header = ",".join(first)[:200]
     report.column = wording.csv_column_taken(index + 1, first[index] if header else "")
-    return [row[index] for row in (body if header else rows)]
+    taken = body if header else rows
+    report.short_rows = sum(1 for row in taken if len(row) <= index)
+    return [row[index] for row in taken if len(row) > index]
 
 
 def bulk_names_check(

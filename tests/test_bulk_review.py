@@ -115,3 +115,9 @@ def test_one_function_reads_the_whole_list(batch_app, simulator, app_keys, batch
     assert full.complete and len(full.audiences) == 153 and full.calls == 2
     capped = services.all_audiences(app=batch_app, max_audiences=100)
     assert not capped.complete and "more than 100 audiences" in capped.error
+
+
+def test_a_ragged_csv_with_a_titled_column_still_never_sends_its_header_or_other_columns():
+    report = names.bulk_names_check("", csv_text="type,name\ncustom_ids,beta\ncustom_ids,churned_q3,extra\nlonely\n")
+    assert report.valid == ["beta", "churned_q3"] and report.header == "type,name"
+    assert "custom_ids" not in report.valid and "lonely" not in report.valid and report.short_rows == 1
