@@ -9,7 +9,19 @@ import re
 from playwright.sync_api import expect
 
 from tests.e2e.conftest import login
-from tests.e2e.flows import ask_to_delete, delete_requests
+from tests.e2e.flows import ask_to_delete, delete_requests, open_delete_form
+
+# What a page shows while Batch takes its time, noted where the next page can read it (sessionStorage);
+# and whether a second submit in that time (a double click, Enter again) was stopped.
+NOTE_BUSY = """() => document.querySelector("form[data-busy]").addEventListener("submit", (event) => {
+    const form = event.target, button = form.querySelector("button[type=submit]");
+    setTimeout(() => {
+        const again = new Event("submit", {cancelable: true});
+        form.dispatchEvent(again);
+        sessionStorage.setItem("busy", JSON.stringify([button.textContent, button.disabled,
+            form.getAttribute("aria-busy"), again.defaultPrevented]));
+    }, 50);
+})"""
 
 
 def test_focus_errors_and_a_single_delete_that_says_it_is_under_way(
@@ -17,7 +29,20 @@ def test_focus_errors_and_a_single_delete_that_says_it_is_under_way(
 ):
     browser_problems.allow(r"status of 400 \(Bad Request\) \(http://localhost:\d+/delete/confirm/\)$")
     login(page, live_server, operator)
-    ask_to_delete(page, batch_app.name, "spring-sale")
+    # A slow preview: the form the operator left says what is happening, not a dead page.
+    simulator.add_fault(action="delay", method="GET", latency=1.0, times=1)
+    open_delete_form(page)
+    page.get_by_label("App", exact=True).select_option(label=batch_app.name)
+    page.get_by_label("Audience name").fill("spring-sale")
+    page.evaluate(NOTE_BUSY)
+    page.get_by_role("button", name="Continue").click()
+    expect(page.get_by_role("heading", level=1, name="Delete audience spring-sale?")).to_be_visible()
+    assert page.evaluate("() => JSON.parse(sessionStorage.getItem('busy'))") == [
+        "Asking Batch about the audience…",
+        True,
+        "true",
+        True,
+    ]
     field = page.get_by_label("Type the audience name to confirm")
     expect(field).to_be_focused()  # the operator types at once
 
@@ -30,19 +55,7 @@ def test_focus_errors_and_a_single_delete_that_says_it_is_under_way(
     simulator.add_fault(action="delay", method="DELETE", latency=1.5)
     field.fill("spring-sale")
     button = page.get_by_role("button", name="Delete this audience")
-    # What the page shows while Batch takes 1.5 s to answer, noted where the next page can read it;
-    # and a second submit in that time (a double click, Enter again).
-    page.evaluate(
-        """() => document.querySelector("form[data-busy]").addEventListener("submit", (event) => {
-            const form = event.target, button = form.querySelector("button[type=submit]");
-            setTimeout(() => {
-                const again = new Event("submit", {cancelable: true});
-                form.dispatchEvent(again);
-                sessionStorage.setItem("busy", JSON.stringify([button.textContent, button.disabled,
-                    form.getAttribute("aria-busy"), again.defaultPrevented]));
-            }, 50);
-        })"""
-    )
+    page.evaluate(NOTE_BUSY)
     button.click()
     expect(page).to_have_url(re.compile(r"/history/$"), timeout=10_000)
     assert page.evaluate("() => JSON.parse(sessionStorage.getItem('busy'))") == ["Deleting…", True, "true", True]
