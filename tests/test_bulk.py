@@ -246,7 +246,7 @@ def test_the_confirmation_shows_the_preview_and_the_audit_keeps_it(web, batch_ap
     simulator.add_audience(app_keys.api_key, "big-one", nb_ids=4242, type="custom_ids")
     page = web.get(reverse("audience_delete"), {"app": batch_app.pk, "name": "big-one"})
     html = page.content.decode()
-    assert "4242" in html and "custom_ids" in html and "APPLIED" in html
+    assert "<dd>4,242</dd>" in html and "custom_ids" in html and "APPLIED" in html
     updated = page.context["preview"].updated  # e.g. 2026-11-28T10:13:05: Batch gives no zone, shown as sent
     assert f'title="As Batch sent it ({updated});' in html and f">{updated[:16].replace('T', ' ')}</time>" in html
     assert 'Last updated <span class="muted small">(Batch time)</span>' in html
