@@ -57,16 +57,26 @@ def _read_error(exc: batch.BatchError, app: BatchApp) -> str:
     )
 
 
+def _list_page(
+    client: batch.MepClient, credentials: batch.Credentials, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """One call to the list route: the audiences it lists (those with a name), and how many entries the
+    page held. The one place that knows the route and its answer's shape (another API's goes here)."""
+    response = client.list_audiences(credentials, offset=offset, limit=limit)
+    data = response.data if isinstance(response.data, dict) else {}
+    page = data.get("custom_audiences") or []
+    page = page if isinstance(page, list) else []
+    return [a for a in page if isinstance(a, dict) and isinstance(a.get("name"), str)], len(page)
+
+
 def audience_list(*, app: BatchApp, offset: int = 0, limit: int = PAGE_SIZE) -> AudienceList:
     """A page of the app's audiences as Batch lists them (newest first). Failures are a message."""
     try:
-        response = batch.get_client().list_audiences(app_credentials(app), offset=offset, limit=limit)
+        items, _count = _list_page(batch.get_client(), app_credentials(app), offset, limit)
     except DecryptionError:
         return AudienceList([], offset, limit, wording.list_undecryptable(app.name))
     except batch.BatchError as exc:
         return AudienceList([], offset, limit, _read_error(exc, app))
-    data = response.data if isinstance(response.data, dict) else {}
-    items = [a for a in data.get("custom_audiences") or [] if isinstance(a, dict) and isinstance(a.get("name"), str)]
     return AudienceList(items, offset, limit)
 
 
@@ -89,16 +99,14 @@ def all_audiences(*, app: BatchApp, max_audiences: int | None = None) -> FullLis
     (one call per hundred audiences, never one per name). The one place a full list is read: another
     API's list route (a cursor instead of an offset) goes here too."""
     limit = max_audiences or settings.AUDIENCE_LIST_MAX
-    client, audiences, calls = batch.get_client(), list[dict[str, Any]](), 0
+    client, audiences, calls, offset = batch.get_client(), list[dict[str, Any]](), 0, 0
     try:
         credentials = app_credentials(app)
-        while len(audiences) < limit:
-            response = client.list_audiences(credentials, offset=len(audiences), limit=LIST_MAX)
-            calls += 1
-            data = response.data if isinstance(response.data, dict) else {}
-            page = data.get("custom_audiences") or []
-            audiences += [a for a in page if isinstance(a, dict) and isinstance(a.get("name"), str)]
-            if len(page) < LIST_MAX:
+        while offset < limit:
+            page, count = _list_page(client, credentials, offset, LIST_MAX)
+            calls, offset = calls + 1, offset + count
+            audiences.extend(page)
+            if count < LIST_MAX:
                 return FullList(audiences, True, calls=calls)
     except DecryptionError:
         return FullList(audiences, False, wording.list_undecryptable(app.name), calls)
