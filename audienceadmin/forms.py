@@ -58,7 +58,7 @@ class ConfirmDeleteForm(DeleteAudienceForm):
         self.fields["app"].widget = forms.HiddenInput()
         self.fields["name"].widget = forms.HiddenInput()
         self.fields["confirm_name"].widget.attrs.update(
-            {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none"}
+            {"autocomplete": "off", "spellcheck": "false", "autocapitalize": "none", "autofocus": True}
         )
 
     def clean(self) -> dict[str, Any]:
@@ -236,6 +236,7 @@ class BulkNamesForm(forms.Form):
         super().__init__(*args, **kwargs)
         _offer_only(self, "app", apps)
         self.refused_files = refused_files
+        self.file_is_csv = False
 
     def clean_file(self) -> str:
         upload = self.cleaned_data.get("file")
@@ -245,6 +246,7 @@ class BulkNamesForm(forms.Form):
             return ""
         if not upload.name.lower().endswith((".txt", ".csv")):
             raise forms.ValidationError("Upload a .txt or .csv file.")
+        self.file_is_csv = upload.name.lower().endswith(".csv")
         try:
             text: str = upload.read().decode("utf-8-sig")
             return text
@@ -259,7 +261,10 @@ class BulkNamesForm(forms.Form):
             if not self.errors:
                 raise forms.ValidationError("Type or paste some audience names, or upload a file.")
             return cleaned
-        cleaned["report"] = report = names.bulk_names_check(text)
+        file_text = cleaned.get("file", "")
+        csv_text = file_text if self.file_is_csv else ""
+        pasted = "\n".join(filter(None, [cleaned.get("names", ""), "" if csv_text else file_text]))
+        cleaned["report"] = report = names.bulk_names_check(pasted, detect_header=True, csv_text=csv_text)
         problems = [f"“{name}”: {why}." for name, why in report.invalid[:10]]
         if report.invalid:
             more = f" (the first 10 of {len(report.invalid)})" if len(report.invalid) > 10 else ""
@@ -282,7 +287,7 @@ class BulkConfirmForm(forms.Form):
     def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _offer_only(self, "app", apps)
-        self.fields["count"].widget.attrs.update({"autocomplete": "off", "inputmode": "numeric"})
+        self.fields["count"].widget.attrs.update({"autocomplete": "off", "inputmode": "numeric", "autofocus": True})
 
     def clean(self) -> dict[str, Any]:
         super().clean()

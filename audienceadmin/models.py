@@ -277,6 +277,8 @@ class BulkJob(models.Model):
     resume_queued_at = models.DateTimeField(null=True, blank=True)  # a new run was queued (by the database's clock)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A retry of an ended job's failed and not-attempted items: the job it retries.
+    retry_of = models.ForeignKey("self", on_delete=models.PROTECT, related_name="retries", null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -317,6 +317,11 @@ BULK_CONCURRENCY = env.int("BULK_CONCURRENCY", default=4)
 BULK_LEASE_SECONDS = env.float("BULK_LEASE_SECONDS", default=60.0)
 # Most audiences in one bulk job.
 BULK_MAX_ITEMS = env.int("BULK_MAX_ITEMS", default=5000)
+# The most audiences read of one app's full list (bulk review, the browser's search and sorts): a
+# hundred per call to Batch. Past it, the list is said to be incomplete.
+AUDIENCE_LIST_MAX = env.int("AUDIENCE_LIST_MAX", default=20_000)
+# Seconds the audience browser keeps an app's full list (search, sorts) before reading it again.
+AUDIENCE_LIST_CACHE_SECONDS = env.int("AUDIENCE_LIST_CACHE_SECONDS", default=60)
 # Seconds a confirmation page stays valid: after that, its preview is looked at again before deleting.
 CONFIRMATION_MAX_AGE = env.int("DELETE_CONFIRMATION_MAX_AGE", default=600)
 # Seconds a process keeps retrying to record an attempt's outcome while the database is unavailable.

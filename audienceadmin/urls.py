@@ -55,6 +55,7 @@ urlpatterns = [
     path("bulk/<int:pk>/progress.json", bulk.bulk_job_progress, name="bulk_job_progress"),
     path("bulk/<int:pk>/results.csv", bulk.bulk_job_results, name="bulk_job_results"),
     path("bulk/<int:pk>/cancel/", bulk.bulk_job_cancel, name="bulk_job_cancel"),
+    path("bulk/<int:pk>/retry/", bulk.bulk_job_retry, name="bulk_job_retry"),
     path("history/", history.history, name="history"),
     path("history/export.csv", history.history_export, name="history_export"),
     path("history/events/<int:pk>/", history.history_event, name="history_event"),

@@ -340,6 +340,10 @@ def list_undecryptable(app_name: str) -> str:
     return f"The stored keys of app “{app_name}” cannot be decrypted."
 
 
+def list_too_long(limit: int) -> str:
+    return f"The app has more than {limit:,} audiences (AUDIENCE_LIST_MAX): only the first {limit:,} were read."
+
+
 def read_error(app_name: str, *, status: int | None, refused: bool, reason: str, error_name: str, message: str) -> str:
     """Why a read (list, preview) failed. ``refused``: Batch answered with an error of its own."""
     if status == 401:
@@ -376,6 +380,14 @@ def keys_reencrypted(reencrypted: int, already_current: int, unreadable: int) ->
 
 def bulk_job_event(job_id: int, message: str = "") -> str:
     return f"Bulk job {job_id}" + (f": {message}" if message else "")
+
+
+RETRY_NOT_ENDED = "Only an ended job of the same app can be retried."
+NOTHING_TO_RETRY = "Nothing to retry: every item of this job was deleted, or Batch does not have it."
+
+
+def bulk_job_retry(size: str, job_id: int) -> str:
+    return f"{size}, a retry of bulk job {job_id}"
 
 
 def bulk_job_size(count: int) -> str:
@@ -509,3 +521,44 @@ def last_try_before_lockout(span: timedelta | None) -> str:
         f"One more wrong password and sign-in is locked for {span_in_words(span)} from this address. "
         "Not sure of it? Ask an administrator to send you a set-password link."
     )
+
+
+# Reading a bulk list.
+
+
+def csv_column_taken(number: int, title: str) -> str:
+    """Which column of a several-column CSV the names were taken from."""
+    return f"column {number}" + (f" (“{title}”)" if title else "")
+
+
+def header_skipped(header: str) -> str:
+    return f"The first line, “{header}”, is a column title: it was skipped, not taken as an audience."
+
+
+# An outcome as the pages show it. A 404 on delete stays "rejected" in the audit (it is not "deleted"),
+# but reads as what it most likely means, in a neutral colour.
+
+NOT_FOUND = "not_found"  # the badge's kind (and the results CSV's word), never an audit outcome
+NOT_FOUND_LABEL = "Not found (already deleted?)"
+
+
+def outcome_shown(outcome: str, http_status: int | None, label: str) -> tuple[str, str]:
+    """The badge kind and label of an attempt's outcome: ``("not_found", "Not found (already
+    deleted?)")`` for a 404 rejection, else the outcome and its label as given."""
+    if outcome == Outcome.REJECTED and http_status == 404:
+        return NOT_FOUND, NOT_FOUND_LABEL
+    return outcome, label
+
+
+def outcome_counts(counts: dict[str, int]) -> str:
+    """A job's items per outcome, those with none left out: "18 deleted · 2 not found · 1 failed"."""
+    words = [
+        ("deleted", "deleted"),
+        ("not_found", "not found"),
+        ("rejected", "rejected"),
+        ("failed", "failed"),
+        ("unknown", "unknown"),
+        ("not_sent", "not sent"),
+        ("skipped", "not attempted"),
+    ]
+    return " · ".join(f"{counts[key]:,} {word}" for key, word in words if counts.get(key))

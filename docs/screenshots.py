@@ -106,9 +106,16 @@ def main() -> None:
                     op.get_by_label(f"Select campaign-2024-{n:02d}").check()
                 op.get_by_role("button", name="Delete the selected audiences…").click()
                 shot(op, "bulk-review.png")
+                # meanwhile, someone deletes one of them: the job meets a 404, "Not found (already deleted?)"
+                other = session("operator")
+                other.goto("/delete/?app=1&name=campaign-2024-45")
+                other.get_by_label("Type the audience name to confirm").fill("campaign-2024-45")
+                other.get_by_role("button", name="Delete this audience").click()
+                expect(other.get_by_role("heading", level=1, name="History")).to_be_visible()
                 op.get_by_label("Type the number of audiences to delete").fill("21")
                 op.get_by_role("button", name="Start deleting").click()
-                expect(op.locator("#job-percent")).to_have_text("100%", timeout=60_000)
+                expect(op.locator("#job-percent")).to_have_text("100% done", timeout=60_000)
+                expect(op.get_by_role("button", name="Cancel")).to_have_count(0, timeout=10_000)  # the last poll
                 shot(op, "bulk-job.png")
                 phone = session("operator", width=390)
                 phone.goto("/history/")

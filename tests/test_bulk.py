@@ -46,8 +46,10 @@ def test_paste_review_confirm_run(web, operator, batch_app, many, fast_client, s
     text = "\n".join(many) + "\nold-01\nnever-existed"
     review = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": text})
     html = review.content.decode()
-    assert "Delete 21 audiences" in html and "1</strong> duplicate removed" in html
-    assert simulator.requests == []  # nothing runs before the confirmation
+    # never-existed is not in Batch's list: it is listed and left out of the job
+    assert "Delete 20 audiences" in html and "1</strong> duplicate removed" in html
+    assert "<code>never-existed</code>" in html and "1</strong> is not in Batch" in html
+    assert [r.method for r in simulator.requests] == ["GET"]  # the app's list, once; nothing deleted yet
 
     wrong = web.post(
         reverse("bulk_confirm"), {"app": batch_app.pk, "names": "\n".join([*many, "never-existed"]), "count": 20}
@@ -65,13 +67,9 @@ def test_paste_review_confirm_run(web, operator, batch_app, many, fast_client, s
     job.refresh_from_db()
     assert job.state == BulkJob.State.DONE
     progress = selectors.bulk_job_progress(job)
-    assert (progress.deleted, progress.failed, progress.rejected, progress.remaining, progress.percent) == (
-        19,
-        1,
-        1,
-        0,
-        100,
-    )
+    # never-existed: a 404, counted as "not found" (not among the rejections)
+    assert (progress.deleted, progress.failed, progress.rejected, progress.not_found) == (19, 1, 0, 1)
+    assert (progress.remaining, progress.percent) == (0, 100)
     assert sorted(simulator.audience_names(app_keys.api_key)) == ["beta", "churned_q3", "old-03", "spring-sale"]
     # every item audited exactly like a single delete, plus the job id
     requested = AuditEvent.objects.filter(kind="delete_requested")
@@ -97,9 +95,9 @@ def test_paste_review_confirm_run(web, operator, batch_app, many, fast_client, s
 
 
 def test_a_file_can_be_uploaded(web, batch_app):
-    upload = SimpleUploadedFile("names.csv", b"name\r\nfirst,second\r\nthird\r\n", content_type="text/csv")
+    upload = SimpleUploadedFile("names.txt", b"beta\r\nspring-sale,churned_q3\r\n", content_type="text/plain")
     html = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": "", "file": upload}).content.decode()
-    assert "Delete 4 audiences" in html  # the header line "name" is a valid name too: it is shown, and counted
+    assert "Delete 3 audiences" in html
     bad = SimpleUploadedFile("names.pdf", b"%PDF", content_type="application/pdf")
     assert (
         "Upload a .txt or .csv file"
@@ -248,7 +246,7 @@ def test_the_confirmation_shows_the_preview_and_the_audit_keeps_it(web, batch_ap
     simulator.add_audience(app_keys.api_key, "big-one", nb_ids=4242, type="custom_ids")
     page = web.get(reverse("audience_delete"), {"app": batch_app.pk, "name": "big-one"})
     html = page.content.decode()
-    assert "4242" in html and "custom_ids" in html and "APPLIED" in html
+    assert "<dd>4,242</dd>" in html and "custom_ids" in html and "APPLIED" in html
     updated = page.context["preview"].updated  # e.g. 2026-11-28T10:13:05: Batch gives no zone, shown as sent
     assert f'title="As Batch sent it ({updated});' in html and f">{updated[:16].replace('T', ' ')}</time>" in html
     assert 'Last updated <span class="muted small">(Batch time)</span>' in html

@@ -47,6 +47,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "bulk_job_progress": ({"GET"}, DELETERS),
     "bulk_job_results": ({"GET"}, DELETERS),
     "bulk_job_cancel": ({"POST"}, DELETERS),
+    "bulk_job_retry": ({"GET"}, DELETERS),
     "app_list": ({"GET"}, KEYS),
     "app_create": ({"GET", "POST"}, KEYS),
     "app_edit": ({"GET", "POST"}, KEYS),
@@ -64,7 +65,7 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "app_archive": ({"GET", "POST"}, KEYS),  # last: a permitted POST archives the app
 }
 NEEDS_APP = {"app_edit", "app_test_connection", "app_archive", "app_restore", "audience_browse"}
-NEEDS_JOB = {"bulk_job", "bulk_job_progress", "bulk_job_results", "bulk_job_cancel"}
+NEEDS_JOB = {"bulk_job", "bulk_job_progress", "bulk_job_results", "bulk_job_cancel", "bulk_job_retry"}
 NEEDS_PERSON = {"person_edit", "person_deactivate", "person_reactivate", "person_unlock", "person_invite_again"}
 # Reachable without logging in: the sign-in pages, the SSO round trip, the set-password link.
 PUBLIC = {
@@ -230,6 +231,7 @@ SHOWS_NO_EVENTS = {
     "bulk_job_progress",
     "bulk_job_results",
     "bulk_job_cancel",
+    "bulk_job_retry",
     "app_list",  # who last set the keys: key administrators only, auditors
     "app_create",
     "app_edit",

@@ -25,6 +25,7 @@ from audienceadmin.selectors.apps import (
     operators,
 )
 from audienceadmin.selectors.bulk import (
+    RESULTS_COLUMNS,
     RESULTS_FIELDS,
     Progress,
     bulk_items_changed,
@@ -32,11 +33,13 @@ from audienceadmin.selectors.bulk import (
     bulk_job_items,
     bulk_job_progress,
     bulk_job_results_rows,
+    bulk_job_retry_items,
     bulk_jobs_active,
     bulk_jobs_for,
     bulk_jobs_recent,
 )
 from audienceadmin.selectors.history import (
+    EXPORT_COLUMNS,
     EXPORT_FIELDS,
     HISTORY_VIEW_CHOICES,
     HISTORY_VIEWS,
@@ -75,9 +78,11 @@ from audienceadmin.selectors.people import (
 )
 
 __all__ = [
+    "EXPORT_COLUMNS",
     "EXPORT_FIELDS",
     "HISTORY_VIEWS",
     "HISTORY_VIEW_CHOICES",
+    "RESULTS_COLUMNS",
     "RESULTS_FIELDS",
     "AttemptRow",
     "EventRow",
@@ -105,6 +110,7 @@ __all__ = [
     "bulk_job_cursor",
     "bulk_job_items",
     "bulk_job_progress",
+    "bulk_job_retry_items",
     "bulk_job_results_rows",
     "bulk_jobs_active",
     "bulk_jobs_for",

@@ -14,7 +14,7 @@ from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Lower
 
-from audienceadmin import audit
+from audienceadmin import audit, wording
 from audienceadmin.models import AuditEvent, AuditVerification, BatchApp
 from audienceadmin.selectors.apps import apps_hidden_in_history
 
@@ -323,6 +323,7 @@ def history_export_rows(f: HistoryFilter, *, user: User, batch: int = 5000) -> I
 def _export_batches(qs: QuerySet[AuditEvent], f: HistoryFilter, names: list[str], batch: int) -> Iterator[list[Any]]:
     sqlite = connection.vendor == "sqlite"
     at_i, attempt_i = EXPORT_FIELDS.index("at"), EXPORT_FIELDS.index("attempt")
+    outcome_i, status_i = EXPORT_FIELDS.index("outcome"), EXPORT_FIELDS.index("http_status")
     fields = {name: Cast(name, TextField()) for name in ("at",)} if sqlite else {}
     last = 0
     while True:
@@ -346,6 +347,9 @@ def _export_batches(qs: QuerySet[AuditEvent], f: HistoryFilter, names: list[str]
                     if sqlite
                     else str(attempt)
                 )
+            outcome = row[outcome_i]
+            label = _OUTCOME_LABELS.get(outcome, "")
+            row.append(wording.outcome_shown(outcome, row[status_i], label)[1] if outcome else "")
             yield row
         last = rows[-1][0]
 
@@ -353,6 +357,9 @@ def _export_batches(qs: QuerySet[AuditEvent], f: HistoryFilter, names: list[str]
 # The CSV export's columns: the id; the sealed fields, but for the row ids and the JSON details; the chain links.
 NOT_EXPORTED = ("actor_id", "app_id", "details")
 EXPORT_FIELDS = ("id", *(f for f in audit.SEALED_FIELDS if f not in NOT_EXPORTED), "prev_mac", "mac")
+# ...and the outcome in words, after them ("Not found (already deleted?)" for a 404; the outcome column
+# keeps what the audit recorded).
+EXPORT_COLUMNS = (*EXPORT_FIELDS, "result")
 
 
 def audit_event_with_attempt(pk: int, *, user: User) -> tuple[AuditEvent, list[AuditEvent]]:

@@ -30,8 +30,22 @@ from audienceadmin.services.attempts import (
     stale_attempt_age,
     sweep_throttle_reset,
 )
+from audienceadmin.services.audiences import BROWSE_SORTS as AUDIENCE_SORTS
 from audienceadmin.services.audiences import PAGE_SIZE as AUDIENCE_PAGE_SIZE
-from audienceadmin.services.audiences import AudienceList, Preview, audience_list, audience_preview
+from audienceadmin.services.audiences import PAGE_SIZES as AUDIENCE_PAGE_SIZES
+from audienceadmin.services.audiences import (
+    AudienceList,
+    Existence,
+    FullList,
+    Preview,
+    all_audiences,
+    all_audiences_cached,
+    all_audiences_forget,
+    audience_browse,
+    audience_list,
+    audience_preview,
+    audiences_existence,
+)
 from audienceadmin.services.bulk import bulk_items_skip_pending, bulk_job_cancel, bulk_job_create, bulk_jobs_resume
 from audienceadmin.services.deletion import (
     AttemptAlreadyMade,
@@ -64,6 +78,15 @@ from audienceadmin.services.people import (
 
 __all__ = [
     "AUDIENCE_PAGE_SIZE",
+    "AUDIENCE_PAGE_SIZES",
+    "AUDIENCE_SORTS",
+    "audience_browse",
+    "Existence",
+    "FullList",
+    "all_audiences",
+    "all_audiences_cached",
+    "all_audiences_forget",
+    "audiences_existence",
     "AudienceList",
     "AttemptAlreadyMade",
     "BatchAnswer",

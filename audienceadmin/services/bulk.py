@@ -22,19 +22,32 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
 
-def bulk_job_create(*, actor: User, app: BatchApp, names: list[str], ip: str | None = None) -> BulkJob:
+def bulk_job_create(
+    *, actor: User, app: BatchApp, names: list[str], ip: str | None = None, retry_of: BulkJob | None = None
+) -> BulkJob:
+    """``retry_of``: the ended job of the same app whose failed and not-attempted items this retries."""
     if not selectors.may_delete_in(app, actor):
         raise PermissionDenied(wording.MAY_NOT_DELETE)
+    if retry_of is not None and (retry_of.app_id != app.pk or retry_of.is_active):
+        raise ValidationError(wording.RETRY_NOT_ENDED)
     report = bulk_names_check("\n".join(names))
     if report.invalid or not report.valid or report.too_many:
         raise ValidationError(wording.BULK_LIST_INVALID)
     with transaction.atomic():
-        job = BulkJob.objects.create(app=app, created_by=actor, concurrency=max(1, settings.BULK_CONCURRENCY))
+        job = BulkJob.objects.create(
+            app=app, created_by=actor, concurrency=max(1, settings.BULK_CONCURRENCY), retry_of=retry_of
+        )
         BulkItem.objects.bulk_create(
             BulkItem(job=job, position=i, audience=name) for i, name in enumerate(report.valid)
         )
+        size = wording.bulk_job_size(len(report.valid))
         _audit_job(
-            AuditEvent.Kind.BULK_QUEUED, actor=actor, job=job, ip=ip, message=wording.bulk_job_size(len(report.valid))
+            AuditEvent.Kind.BULK_QUEUED,
+            actor=actor,
+            job=job,
+            ip=ip,
+            message=wording.bulk_job_retry(size, retry_of.pk) if retry_of else size,
+            details={"retry_of": retry_of.pk} if retry_of else None,
         )
         transaction.on_commit(lambda: tasks.bulk_job_task.enqueue(job_id=job.pk))
     return job
@@ -66,9 +79,11 @@ def bulk_items_skip_pending(job: BulkJob, *, message: str = "") -> None:
     )
 
 
-def _audit_job(kind: str, *, actor: User, job: BulkJob, ip: str | None, message: str = "") -> None:
+def _audit_job(
+    kind: str, *, actor: User, job: BulkJob, ip: str | None, message: str = "", details: dict[str, int] | None = None
+) -> None:
     text = wording.bulk_job_event(job.pk, message)
-    app_event_record(kind, actor=actor, app=job.app, ip=ip, message=text, details={"job": job.pk})
+    app_event_record(kind, actor=actor, app=job.app, ip=ip, message=text, details={"job": job.pk} | (details or {}))
 
 
 def bulk_jobs_resume() -> int:

@@ -13,7 +13,7 @@ from django.utils.safestring import SafeString, mark_safe
 
 from audienceadmin import wording
 from audienceadmin.templatetags.numbers import count, duration
-from audienceadmin.templatetags.outcomes import outcome_badge
+from audienceadmin.templatetags.outcomes import outcome_badge, result_badge
 from audienceadmin.templatetags.times import batch_time
 
 register = template.Library()
@@ -55,7 +55,7 @@ def _attempt_row(row, detail: str, zone: tzinfo) -> str:
         outcome = outcome_badge("pending", wording.NO_ANSWER_YET)
         answer = took = ""
     else:
-        outcome = outcome_badge(done.outcome, done.get_outcome_display())
+        outcome = result_badge(done.outcome, done.get_outcome_display(), done.http_status)
         answer = _answer_cell(done)
         took = _e(duration(done.duration_ms))
         if took and (done.tries or 0) > 1:

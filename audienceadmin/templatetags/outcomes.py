@@ -24,6 +24,20 @@ def outcome_badge(kind: str, label: str) -> SafeString:
 
 
 @register.simple_tag
+def result_badge(outcome: str, label: str, http_status: int | None = None) -> SafeString:
+    """An attempt's outcome badge: a 404 rejection reads "Not found (already deleted?)", neutral."""
+    return outcome_badge(*wording.outcome_shown(outcome, http_status, label))
+
+
+@register.simple_tag
+def item_badge(item) -> SafeString:
+    """A bulk item's badge: its outcome once it has one, else its state."""
+    if item.outcome:
+        return result_badge(item.outcome, item.get_outcome_display(), item.http_status)
+    return outcome_badge(item.state, item.get_state_display())
+
+
+@register.simple_tag
 def connection_test_badge(http_status: int | None, error_name: str) -> SafeString:
     """The last connection test of an app: OK, or what Batch answered."""
     if http_status == 200:

@@ -58,7 +58,14 @@ def _confirmation(
                                        preview=preview.as_details())  # fmt: skip
     if form is None:
         form = ConfirmDeleteForm(initial={"app": app, "name": name}, apps=selectors.apps_for_delete(user=request.user))
-    context = {"form": form, "app": app, "name": name, "preview": preview, "ticket": ticket}
+    context = {
+        "form": form,
+        "app": app,
+        "name": name,
+        "preview": preview,
+        "ticket": ticket,
+        "may_fix_keys": request.user.has_perm(roles.CHANGE_APP),
+    }
     context |= reauth.notice(request, _back(app, name))
     return render(request, "audienceadmin/delete_confirm.html", context, status=status)
 
@@ -112,6 +119,7 @@ def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     except DatabaseError:
         logger.exception("Could not record a deletion request; nothing was sent to Batch")
         return render(request, "audienceadmin/audit_unavailable.html", form.cleaned_data, status=503)
+    services.all_audiences_forget(app=app)  # the browser's search reads the list again
     messages.add_message(request, OUTCOME_LEVEL[result.outcome], result.message)
     return redirect("history")
 

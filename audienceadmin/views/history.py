@@ -64,7 +64,7 @@ def history_export(request: AuthenticatedHttpRequest) -> StreamingHttpResponse |
     filters = form.to_filter()
     stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
     return csv_export.response(
-        selectors.EXPORT_FIELDS,
+        selectors.EXPORT_COLUMNS,
         selectors.history_export_rows(filters, user=request.user),
         filename=f"audit-{filters.view}-{stamp}.csv",
     )

@@ -17,10 +17,12 @@
 
   function update(data) {
     document.getElementById("job-progress").value = data.percent;
-    setText("job-percent", data.percent + "%");
+    setText("job-percent", data.percent + "% done");
     setText("job-state", data.state_label);
-    ["deleted", "rejected", "failed", "unknown", "not_sent", "skipped", "remaining"].forEach(function (k) {
-      setText("count-" + k, data[k]);
+    if (data.summary) setText("job-summary", data.summary);
+    document.getElementById("job-progress").className = "state-" + data.state;
+    ["deleted", "not_found", "rejected", "failed", "unknown", "not_sent", "skipped", "remaining"].forEach(function (k) {
+      setText("count-" + k, Number(data[k]).toLocaleString("en-US"));
     });
     cursor = String(data.cursor);
     data.items.forEach(function (item) {
@@ -44,6 +46,8 @@
       }
       var cancel = document.getElementById("cancel-button");
       if (cancel) cancel.closest("form").remove();
+      // Messages of the running job ("queued", "cancelling…") are stale once it has ended.
+      document.querySelectorAll(".messages .message").forEach(function (m) { m.remove(); });
       return false;
     }
     return true;

@@ -122,14 +122,14 @@ def test_browse_pick_preview_delete(page, live_server, simulator, batch_url, bat
     expect(listed).to_have_count(4)
     assert row_names(listed) == {"big-one", "spring-sale", "churned_q3", "beta"}
     big = rows_with(page, "big-one")
-    expect(big.get_by_role("cell", name="4242", exact=True)).to_be_visible()
+    expect(big.get_by_role("cell", name="4,242", exact=True)).to_be_visible()
     big.get_by_role("link", name="Delete… big-one").click()
 
     expect(page.get_by_role("heading", level=1, name="Delete audience big-one?")).to_be_visible()
     preview = facts(page)
     assert preview["App"] == batch_app.name
     assert preview["Audience"] == "big-one"
-    assert preview["IDs in it"] == "4242"
+    assert preview["IDs in it"] == "4,242"
     assert preview["Type"] == "custom_ids"
     assert preview["Indexing"] == "APPLIED"
     assert delete_requests(simulator) == []
@@ -183,22 +183,33 @@ def test_bulk_delete_with_live_progress(
     expect(page.get_by_label("App", exact=True)).to_have_value(str(batch_app.pk))
 
     # Fixed in the box, without typing the list again: the report counts the valid names, drops the duplicate.
-    pasted = ["old-01", *wanted]
     assert box.input_value().splitlines() == ["old-01", "bad name!", *wanted]
     box.fill(box.input_value().replace("bad name!\n", ""))
     page.get_by_role("button", name="Check the list").click()
-    expect(page.get_by_role("heading", level=1, name=f"Delete 21 audiences from “{batch_app.name}”?")).to_be_visible()
-    expect(page.get_by_text("21 valid names will be deleted.")).to_be_visible()
-    expect(page.get_by_text("1 duplicate removed: old-01")).to_be_visible()
+    # never-existed is not in Batch's list (read once, a hundred a call): listed, and left out.
+    expect(page.get_by_role("heading", level=1, name=f"Delete 20 audiences from “{batch_app.name}”?")).to_be_visible()
+    report = page.locator("#review-report")
+    expect(report).to_contain_text("21 names in the list (1 duplicate removed: old-01).")
+    expect(report).to_contain_text("20 exist in Batch and will be deleted: 200 IDs in all.")
+    expect(report).to_contain_text("1 is not in Batch and will not be sent: never-existed.")
     expect(page.get_by_text("invalid name")).to_have_count(0)
-    assert simulator.requests == []  # nothing runs before the confirmation
-    start_job(page, 21)
+    expect(page.get_by_label("Type the number of audiences to delete")).to_be_focused()
+    # every name is on the page before the count is typed, and can be searched
+    names_list = page.locator("#review-names li")
+    expect(names_list).to_have_count(21)
+    page.get_by_label("Find a name").fill("NEVER")
+    expect(names_list.filter(visible=True)).to_have_count(1)
+    expect(page.get_by_text("1 of 21 names match.")).to_be_visible()
+    assert [r.method for r in simulator.requests] == ["GET"]  # nothing deleted before the confirmation
+    # deleted by someone else in the meantime: Batch answers 404 on delete
+    simulator.add_fault(action="error", error="ROUTE_NOT_FOUND", audience="old-05", method="DELETE")
+    start_job(page, 20)
 
-    expect(page.get_by_role("status")).to_contain_text(f"queued: 21 audiences of app “{batch_app.name}”.")
+    expect(page.get_by_role("status")).to_contain_text(f"queued: 20 audiences of app “{batch_app.name}”.")
     progress = page.get_by_role("progressbar", name="Progress")
     expect(progress).to_have_attribute("value", "0")
     expect(page.get_by_text("State: Queued", exact=True)).to_be_visible()
-    expect(rows_with(page, "Waiting")).to_have_count(21)
+    expect(rows_with(page, "Waiting")).to_have_count(20)
     page.evaluate("() => { window.e2eSamePage = true; }")
     navigations = main_frame_navigations(page)
 
@@ -206,16 +217,20 @@ def test_bulk_delete_with_live_progress(
 
     expect(progress).to_have_attribute("value", "100", timeout=JOB_TIMEOUT)
     expect(page.get_by_text("State: Finished", exact=True)).to_be_visible()
-    expect(rows_with(page, "Deleted")).to_have_count(19)
+    expect(rows_with(page, "Deleted")).to_have_count(18)
     expect(rows_with(page, "Failed")).to_have_count(1)
-    expect(rows_with(page, "Rejected by Batch")).to_have_count(1)
+    expect(rows_with(page, "Rejected by Batch")).to_have_count(0)
+    expect(rows_with(page, "Not found (already deleted?)")).to_have_count(1)
+    expect(page.get_by_text("18 deleted · 1 not found · 1 failed", exact=True)).to_be_visible()
+    expect(page.get_by_role("status")).to_have_count(0)  # "queued…" is stale once the job has ended
     failed = rows_with(page, "old-03")
     expect(failed.get_by_role("cell", name="Failed", exact=True)).to_be_visible()
     expect(failed).to_contain_text("HTTP 503 MAINTENANCE_ERROR")
-    expect(rows_with(page, "never-existed").get_by_role("cell", name="Rejected by Batch")).to_be_visible()
+    expect(rows_with(page, "old-05").get_by_role("cell", name="Not found (already deleted?)")).to_be_visible()
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)  # removed once the job ended
     counts = facts(page)
-    assert (counts["Deleted"], counts["Failed"], counts["Rejected"], counts["Remaining"]) == ("19", "1", "1", "0")
+    assert (counts["Deleted"], counts["Failed"], counts["Rejected"], counts["Remaining"]) == ("18", "1", "0", "0")
+    assert counts["Not found (already deleted?)"] == "1"
     assert navigations == []
     assert page.evaluate("() => window.e2eSamePage") is True
 
@@ -224,14 +239,16 @@ def test_bulk_delete_with_live_progress(
     assert response.ok
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(response.text())))
-    assert [r["audience"] for r in rows] == list(dict.fromkeys(pasted))  # in the order pasted, once each
-    outcomes = {r["audience"]: r["outcome"] for r in rows}
-    assert outcomes.pop("old-03") == "failed"
-    assert outcomes.pop("never-existed") == "rejected"
-    assert set(outcomes.values()) == {"deleted"}
+    assert [r["audience"] for r in rows] == list(dict.fromkeys(["old-01", *names]))  # as pasted, once each
+    outcomes = {r["audience"]: (r["outcome"], r["result"]) for r in rows}
+    assert outcomes.pop("old-03") == ("failed", "Failed")
+    assert outcomes.pop("old-05") == ("rejected", "Not found (already deleted?)")  # the audit's word stays
+    assert set(outcomes.values()) == {("deleted", "Deleted")}
 
-    assert sorted(deleted_names(simulator)) == sorted(wanted)  # each sent once
-    assert sorted(simulator.audience_names(app_keys.api_key)) == ["beta", "churned_q3", "old-03", "spring-sale"]
+    assert sorted(deleted_names(simulator)) == sorted(names)  # each sent once; never-existed never
+    assert sorted(simulator.audience_names(app_keys.api_key)) == [
+        "beta", "churned_q3", "old-03", "old-05", "spring-sale"
+    ]  # fmt: skip
 
 
 def test_cancel_mid_job(page, live_server, simulator, batch_url, batch_app, operator, app_keys, settings, task_worker):
@@ -253,11 +270,15 @@ def test_cancel_mid_job(page, live_server, simulator, batch_url, batch_app, oper
 
     expect(page.get_by_text(re.compile(r"^State: Cancelled"))).to_be_visible(timeout=JOB_TIMEOUT)
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
-    expect(page.get_by_role("progressbar", name="Progress")).to_have_attribute("value", "100")
     expect(rows_with(page, "In progress")).to_have_count(0)
     expect(rows_with(page, "Waiting")).to_have_count(0)
     deleted = row_names(rows_with(page, "Deleted"))
     skipped = row_names(rows_with(page, NOT_ATTEMPTED))
+    # the bar shows what was done, not a full bar; the stale "Cancelling…" message is gone
+    bar = page.get_by_role("progressbar", name="Progress")
+    expect(bar).to_have_attribute("value", str(round(100 * len(deleted) / 20)))
+    expect(bar).to_have_class("state-cancelled")
+    expect(page.get_by_role("status")).to_have_count(0)
     assert skipped, "the cancel came too late: every item was attempted"
     assert len(deleted) + len(skipped) == 20
     counts = facts(page)
