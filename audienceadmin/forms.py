@@ -28,6 +28,13 @@ def validate_audience_name(value: str) -> None:
         raise forms.ValidationError(names.refusal(value))
 
 
+class AppChoiceField(forms.ModelChoiceField):
+    """An app picker whose options say each app's kind: "Shop (CEP project)"."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        return str(obj.labelled_name)
+
+
 class AudienceNameField(forms.CharField):
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("max_length", None)
@@ -41,7 +48,7 @@ class AudienceNameField(forms.CharField):
 
 
 class DeleteAudienceForm(forms.Form):
-    app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
+    app = AppChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
     name = AudienceNameField(label="Audience name", help_text=wording.NAME_RULE)
 
     def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
@@ -97,14 +104,16 @@ class SecretInput(forms.PasswordInput):
 
 class AppForm(forms.Form):
     name = forms.CharField(label="Display name", max_length=100)
-    api_key = SecretField(
-        label="Batch API key",
-        help_text="The app's Live, Dev or SDK API key (Batch dashboard → Settings → General).",
+    kind = forms.ChoiceField(
+        label="Kind",
+        choices=BatchApp.Kind.choices,
+        initial=BatchApp.Kind.MEP,
+        required=False,  # not sent (a script written before there were two kinds): an MEP app
+        widget=forms.RadioSelect,
+        help_text=wording.APP_KIND_HELP,
     )
-    rest_api_key = SecretField(
-        label="REST API key",
-        help_text="The company REST API key, sent as X-Authorization.",
-    )
+    api_key = SecretField(label=wording.API_KEY_FIELD_LABEL, help_text=wording.API_KEY_FIELD_HELP)
+    rest_api_key = SecretField(label=wording.REST_API_KEY_LABEL, help_text=wording.REST_KEY_FIELD_HELP)
 
     allowed_operators: forms.ModelMultipleChoiceField[User] = forms.ModelMultipleChoiceField(
         label="Restrict to these operators",
@@ -119,6 +128,10 @@ class AppForm(forms.Form):
         _offer_only(self, "allowed_operators", operators)
         self.instance = instance
         if instance is not None:
+            # The kind is chosen once: the stored keys mean what it says.
+            self.fields["kind"].disabled = True
+            self.fields["kind"].initial = instance.kind
+            self.fields["api_key"].label = wording.api_key_label(instance.kind)
             for field, hint in (
                 ("api_key", instance.api_key_hint),
                 ("rest_api_key", instance.rest_api_key_hint),
@@ -127,6 +140,9 @@ class AppForm(forms.Form):
                 self.fields[
                     field
                 ].help_text = f"Stored key ends in {hint}. Leave empty to keep it; type a new one to replace it."
+
+    def clean_kind(self) -> str:
+        return str(self.cleaned_data.get("kind") or BatchApp.Kind.MEP)
 
     def clean_name(self) -> str:
         """A new or changed name is normalised and checked (``app_names``); an unchanged one is kept."""
@@ -153,7 +169,7 @@ class HistoryFilterForm(forms.Form):
     filter that is not valid is an error for both (the export never falls back to other rows)."""
 
     view = forms.ChoiceField(choices=HISTORY_VIEW_CHOICES, required=False, widget=forms.HiddenInput)
-    app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), required=False, empty_label="All apps", label="App")
+    app = AppChoiceField(queryset=BatchApp.objects.none(), required=False, empty_label="All apps", label="App")
     actor = forms.CharField(label="Who", required=False, max_length=150)
     outcome = forms.ChoiceField(
         choices=[("", "All outcomes"), *AuditEvent.Outcome.choices], required=False, label="Outcome"
@@ -220,7 +236,7 @@ class HistoryFilterForm(forms.Form):
 
 
 class BulkNamesForm(forms.Form):
-    app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
+    app = AppChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
     names = forms.CharField(
         label="Audience names",
         required=False,

@@ -18,9 +18,16 @@ class BatchAppManager(models.Manager):
 
 
 class BatchApp(models.Model):
-    """One Batch app, i.e. one Batch API key, with the company REST API key that authorises calls."""
+    """One Batch app (MEP: its API key, with the company REST API key that authorises calls) or one
+    CEP project (its project key, held in ``api_key``, and its REST API key). The two kinds share the
+    two encrypted key fields, so sealing, hints and key rotation are the same for both."""
+
+    class Kind(models.TextChoices):
+        MEP = "mep", "MEP app"
+        CEP = "cep", "CEP project"
 
     name = models.CharField("display name", max_length=100, unique=True)
+    kind = models.CharField(max_length=3, choices=Kind.choices, default=Kind.MEP)
     api_key = EncryptedTextField("Batch API key")
     rest_api_key = EncryptedTextField("REST API key")
     api_key_hint = models.CharField(max_length=8, editable=False)
@@ -61,6 +68,15 @@ class BatchApp(models.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+    @property
+    def is_project(self) -> bool:
+        return self.kind == self.Kind.CEP
+
+    @property
+    def labelled_name(self) -> str:
+        """The name with its kind, wherever an app is named: "Shop (CEP project)"."""
+        return f"{self.name} ({self.get_kind_display()})"
 
 
 class Person(User):

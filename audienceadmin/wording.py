@@ -364,6 +364,27 @@ def renamed_from(old_name: str) -> str:
 
 
 API_KEY_LABEL, REST_API_KEY_LABEL = "Batch API key", "REST API key"
+PROJECT_KEY_LABEL = "Project key"
+KIND_IS_FIXED = "An app's kind cannot change: add the CEP project (or MEP app) as a new app."
+API_KEY_FIELD_LABEL = "Batch API key (MEP app) or project key (CEP project)"
+APP_KIND_HELP = (
+    "MEP app: an app of Batch's Mobile Engagement Platform (Custom Audience API 1.0 and 1.1). "
+    "CEP project: a project of Batch's Customer Engagement Platform (Audience API 2.x). "
+    "Chosen once: it says what the two keys are."
+)
+API_KEY_FIELD_HELP = (
+    "MEP app: the app's Live, Dev or SDK API key (Batch dashboard → Settings → General). "
+    "CEP project: the project key, which starts with “project_” (the project's Settings → General)."
+)
+REST_KEY_FIELD_HELP = (
+    "The company REST API key (Batch dashboard → Settings → General, or Account settings → API keys): "
+    "sent as X-Authorization to an MEP app, as a Bearer token to a CEP project."
+)
+
+
+def api_key_label(kind: str) -> str:
+    """What the first of an app's two keys is called, for its kind."""
+    return PROJECT_KEY_LABEL if kind == "cep" else API_KEY_LABEL
 
 
 def keys_replaced(labels: list[str]) -> str:
