@@ -148,7 +148,7 @@ class BulkJobRun:
     def prepare(self) -> None:
         """Close what a dead run left in flight; get the client, the keys, the permission, the slots."""
         self.close_interrupted_items()
-        self.client = services.job_client(self.why_not_send, self.given_client)
+        self.client = services.job_client(self.why_not_send, self.given_client, kind=self.job.app.kind)
         self.slots = threading.BoundedSemaphore(self.job.concurrency)
         self.refusal = self.why_refused()
         self.last_renewal = self.last_check = time.monotonic()

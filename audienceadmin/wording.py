@@ -24,6 +24,7 @@ Outcome = AuditEvent.Outcome
 # client's reason for an outcome).
 REASONS = {
     "deleted": "",
+    "removal_accepted": "Batch accepted the removal",
     "undecryptable_keys": "the app's stored keys cannot be decrypted or belong to another app; nothing was sent",
     "timeout": "no answer before the read timeout",
     "connection_lost": "connection lost after the request was sent",
@@ -86,8 +87,14 @@ def describe_deletion(result: DeletionResult) -> str:
 
 
 def _describe_outcome(result: DeletionResult, app: str, audience: str, said: str, tries: str) -> str:
+    if result.outcome == Outcome.DELETED and result.is_project:
+        return (
+            f"Batch accepted the removal of audience {audience} from project {app} ({result.api_label}). "
+            "Batch applies it within moments; the attempt's page says when it was applied."
+        )
     if result.outcome == Outcome.DELETED:
-        return f"Audience {audience} was deleted from app {app}."
+        where = f" ({result.api_label})" if result.api_label.endswith("1.0") else ""
+        return f"Audience {audience} was deleted from app {app}{where}."
     if result.outcome == Outcome.NOT_SENT:
         why = REASONS.get(result.reason, result.reason).removeprefix("not sent: ")
         return (

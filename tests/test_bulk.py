@@ -75,7 +75,8 @@ def test_paste_review_confirm_run(web, operator, batch_app, many, fast_client, s
     assert sorted(simulator.audience_names(app_keys.api_key)) == ["beta", "churned_q3", "old-03", "spring-sale"]
     # every item audited exactly like a single delete, plus the job id
     requested = AuditEvent.objects.filter(kind="delete_requested")
-    assert requested.count() == 21 and all(e.details == {"job": job.pk} for e in requested)
+    expected = {"job": job.pk, "api": "mep", "version": "1.1"}
+    assert requested.count() == 21 and all(e.details == expected for e in requested)
     assert set(requested.values_list("source", flat=True)) == {"bulk"}
     completed = AuditEvent.objects.filter(kind="delete_completed")
     assert completed.count() == 21

@@ -453,6 +453,8 @@ def test_the_history_page_sweeps_interrupted_attempts(viewer, operator, batch_ap
     monkeypatch.setattr(attempts, "stale_attempt_age", lambda: timedelta(0))  # any open attempt is stale
 
     class DyingClient:
+        api, version, label = "mep", "1.1", "Custom Audience API 1.1"
+
         def delete_audience(self, credentials, name):
             raise KeyboardInterrupt  # the process stops mid-call: no completed event
 

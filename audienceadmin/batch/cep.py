@@ -52,6 +52,9 @@ class CepClient:
     def bound(self, *, gate: PauseGate | None = None, should_stop: StopCheck | None = None) -> CepClient:
         return CepClient(self.transport, self.version, gate=gate, should_stop=should_stop)
 
+    def with_version(self, version: str) -> CepClient:
+        return CepClient(self.transport, version, gate=self.gate, should_stop=self.should_stop)
+
     def new_gate(self) -> PauseGate:
         return self.transport.new_gate()
 

@@ -59,8 +59,14 @@ def app_create(
     )
     operators = list(allowed_operators)
     app.allowed_operators.set(operators)
-    message = f"{app.get_kind_display()}. {_access_description(operators)}"
-    app_event_record(Kind.APP_CREATED, actor=actor, app=app, ip=ip, message=message)
+    app_event_record(
+        Kind.APP_CREATED,
+        actor=actor,
+        app=app,
+        ip=ip,
+        message=_access_description(operators),
+        details={"kind": app.kind},
+    )
     return app
 
 
