@@ -58,6 +58,17 @@ class DeleteAudienceForm(forms.Form):
 
 class ConfirmDeleteForm(DeleteAudienceForm):
     confirm_name = forms.CharField(label="Type the audience name to confirm", strip=False, max_length=300)
+    api_version = forms.ChoiceField(
+        label="Delete it through",
+        choices=[
+            ("1.1", "Custom Audience API 1.1 (install IDs)"),
+            ("1.0", "API 1.0 (custom user IDs, advertising IDs)"),
+        ],
+        initial="1.1",
+        required=False,  # asked only where the preview could not tell (``Preview.choose_version``)
+        widget=forms.RadioSelect,
+        help_text=wording.VERSION_CHOICE_HELP,
+    )
     ticket = forms.CharField(required=False, max_length=4000)  # signed by the page (audienceadmin.confirmation)
 
     def __init__(self, *args, **kwargs) -> None:

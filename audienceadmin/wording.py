@@ -340,6 +340,32 @@ def app_restored(app_name: str) -> str:
 
 # Reading from Batch (the audience browser, the impact preview).
 
+AUDIENCE_CONTENTS = {
+    "install_ids": "install IDs",
+    "custom_ids": "custom user IDs",
+    "advertising_ids": "advertising IDs",
+    "CUSTOM_ID": "custom IDs",
+}
+VERSION_CHOICE_HELP = (
+    "Custom Audience API 1.1 holds audiences of install IDs; 1.0 those of custom user IDs and advertising IDs. "
+    "The delete goes to the version you choose."
+)
+
+
+def audience_where(api: str, version: str, audience_type: str) -> str:
+    """Which API holds an audience, and what it contains: "install IDs, Custom Audience API 1.1"."""
+    if not version:
+        return ""
+    contents = AUDIENCE_CONTENTS.get(audience_type, audience_type)
+    if api == "cep":
+        where = f"Audience API {version}"
+    elif version == "1.1":
+        where = "Custom Audience API 1.1"
+    else:
+        where = f"API {version}"
+    return f"{contents}, {where}" if contents else where
+
+
 PREVIEW_UNDECRYPTABLE = "The app's stored keys cannot be decrypted."
 
 

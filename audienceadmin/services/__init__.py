@@ -31,7 +31,7 @@ from audienceadmin.services.attempts import (
     sweep_throttle_reset,
 )
 from audienceadmin.services.audiences import PAGE_SIZE as AUDIENCE_PAGE_SIZE
-from audienceadmin.services.audiences import AudienceList, Preview, audience_list, audience_preview
+from audienceadmin.services.audiences import AudienceList, Preview, audience_list, audience_preview, delete_version
 from audienceadmin.services.bulk import bulk_items_skip_pending, bulk_job_cancel, bulk_job_create, bulk_jobs_resume
 from audienceadmin.services.deletion import (
     AttemptAlreadyMade,
@@ -88,6 +88,7 @@ __all__ = [
     "audience_delete_prechecked",
     "audience_list",
     "audience_preview",
+    "delete_version",
     "audit_log_verify",
     "bulk_items_skip_pending",
     "bulk_job_cancel",

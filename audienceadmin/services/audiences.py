@@ -65,7 +65,11 @@ def audience_list(*, app: BatchApp, offset: int = 0, limit: int = PAGE_SIZE) -> 
 
 @dataclass(frozen=True)
 class Preview:
-    """What Batch says of an audience before it is deleted. ``exists`` is None when Batch could not say."""
+    """What Batch says of an audience before it is deleted. ``exists`` is None when Batch could not say.
+
+    ``version``: the API the delete goes to (an MEP app: where the name was found, 1.1 when nowhere;
+    a CEP project: its Audience API's). ``choose_version``: an MEP name found in both 1.1 and 1.0, or
+    a look-up that failed, so that the operator picks the version on the confirmation page."""
 
     exists: bool | None
     nb_ids: int | None = None
@@ -73,22 +77,29 @@ class Preview:
     updated: str = ""
     indexing_state: str = ""
     warning: str = ""
+    api: str = ""
+    version: str = ""
+    choose_version: bool = False
 
     def as_details(self) -> dict[str, Any]:
-        return {k: v for k, v in dataclasses.asdict(self).items() if v not in ("", None)}
+        return {k: v for k, v in dataclasses.asdict(self).items() if v not in ("", None, False) or k == "exists"}
+
+    @property
+    def where(self) -> str:
+        """ "install IDs, Custom Audience API 1.1", "custom user IDs, API 1.0", "Audience API 2.11"."""
+        return wording.audience_where(self.api, self.version, self.type)
 
 
-def audience_preview(*, app: BatchApp, name: str) -> Preview:
+def _look_up(client: batch.Client, credentials: batch.Credentials, name: str, app: BatchApp) -> Preview:
+    api, version = client.api, client.version
     try:
-        response = batch.get_client().get_audience(app_credentials(app), name)
-    except DecryptionError:
-        return Preview(None, warning=wording.PREVIEW_UNDECRYPTABLE)
+        response = client.get_audience(credentials, name)
     except batch.BatchApiError as exc:
         if exc.http_status == 404:
-            return Preview(False)
-        return Preview(None, warning=_read_error(exc, app))
+            return Preview(False, api=api, version=version)
+        return Preview(None, warning=_read_error(exc, app), api=api, version=version)
     except batch.BatchError as exc:
-        return Preview(None, warning=_read_error(exc, app))
+        return Preview(None, warning=_read_error(exc, app), api=api, version=version)
     data = response.data if isinstance(response.data, dict) else {}
     nb_ids = data.get("nb_ids")
     return Preview(
@@ -97,4 +108,40 @@ def audience_preview(*, app: BatchApp, name: str) -> Preview:
         type=str(data.get("type") or "")[:40],
         updated=str(data.get("updated") or "")[:40],
         indexing_state=str(data.get("indexing_state") or "")[:40],
+        api=api,
+        version=version,
     )
+
+
+def audience_preview(*, app: BatchApp, name: str) -> Preview:
+    """Batch's view of ``name`` in ``app``. An MEP app's name is looked up in 1.1, then in 1.0 (the
+    name spaces may be shared: Batch does not say), and the preview says which API holds it."""
+    try:
+        credentials = app_credentials(app)
+    except DecryptionError:
+        return Preview(None, warning=wording.PREVIEW_UNDECRYPTABLE, choose_version=app.kind == batch.MEP)
+    if app.kind == batch.CEP:
+        return _look_up(batch.client_for(batch.CEP), credentials, name, app)
+    new, old = (_look_up(batch.client_for(batch.MEP, version=v), credentials, name, app) for v in ("1.1", "1.0"))
+    if new.exists and old.exists:
+        return dataclasses.replace(new, choose_version=True)
+    if new.exists is False and old.exists is False:
+        return new
+    if new.exists is None or old.exists is None:  # one look-up failed: it cannot be sure where the name is
+        found = new if new.exists else old if old.exists else None
+        warning = new.warning or old.warning
+        if found is not None:
+            return dataclasses.replace(found, warning=warning, choose_version=True)
+        return Preview(None, warning=warning, api=batch.MEP, version="1.1", choose_version=True)
+    return new if new.exists else old
+
+
+def delete_version(*, preview: dict[str, Any], chosen: str) -> str | None:
+    """The version a confirmed delete goes to: the operator's choice where the preview (as the
+    confirmation ticket kept it) asked for one, else where the preview found the name."""
+    if preview.get("api") == batch.CEP:
+        return None
+    if preview.get("choose_version") and chosen in ("1.1", "1.0"):
+        return chosen
+    version = preview.get("version")
+    return version if version in ("1.1", "1.0") else None
