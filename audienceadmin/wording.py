@@ -563,3 +563,12 @@ def last_try_before_lockout(span: timedelta | None) -> str:
         f"One more wrong password and sign-in is locked for {span_in_words(span)} from this address. "
         "Not sure of it? Ask an administrator to send you a set-password link."
     )
+
+
+def cli_version_for_project(app_name: str) -> str:
+    return f"{app_name!r} is a CEP project: --api-version is for MEP apps (its Audience API version is a setting)."
+
+
+def cli_version_undecided(audience: str, warning: str) -> str:
+    why = warning or f"audience {audience!r} exists in both Custom Audience API 1.1 and 1.0"
+    return f"Cannot tell which API version to delete through: {why.rstrip('.')}. Pass --api-version 1.1 or 1.0."

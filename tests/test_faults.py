@@ -419,7 +419,9 @@ def test_a_process_killed_mid_call_is_closed_as_unknown_by_the_sweep(tmp_path: P
     )
     assert run("shell", "-c", create).returncode == 0
 
-    proc = subprocess.Popen([*manage, "delete_audience", "--app", "Kill app", AUDIENCE], env=env)
+    proc = subprocess.Popen(
+        [*manage, "delete_audience", "--app", "Kill app", "--api-version", "1.1", AUDIENCE], env=env
+    )
     try:
         for _ in range(300):
             if any(r.method == "DELETE" for r in simulator.requests):
