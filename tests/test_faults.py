@@ -419,7 +419,8 @@ def test_a_process_killed_mid_call_is_closed_as_unknown_by_the_sweep(tmp_path: P
     )
     assert run("shell", "-c", create).returncode == 0
 
-    proc = subprocess.Popen(
+    command = [*manage, "delete_audience", "--app", "Kill app", "--api-version", "1.1", AUDIENCE]
+    proc = subprocess.Popen(command, env=env)
         [*manage, "delete_audience", "--app", "Kill app", "--api-version", "1.1", AUDIENCE], env=env
     )
     try:
