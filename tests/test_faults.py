@@ -421,8 +421,6 @@ def test_a_process_killed_mid_call_is_closed_as_unknown_by_the_sweep(tmp_path: P
 
     command = [*manage, "delete_audience", "--app", "Kill app", "--api-version", "1.1", AUDIENCE]
     proc = subprocess.Popen(command, env=env)
-        [*manage, "delete_audience", "--app", "Kill app", "--api-version", "1.1", AUDIENCE], env=env
-    )
     try:
         for _ in range(300):
             if any(r.method == "DELETE" for r in simulator.requests):
