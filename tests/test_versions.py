@@ -1,0 +1,121 @@
+"""An MEP app's audience is deleted through the Custom Audience API version that holds it: 1.1
+(install IDs) or 1.0 (custom user IDs, advertising IDs); where Batch cannot say, the operator chooses."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.test import Client
+from django.urls import reverse
+
+from audienceadmin.models import AuditEvent
+from tests.conftest import confirmation_form
+
+pytestmark = pytest.mark.django_db
+Outcome = AuditEvent.Outcome
+
+
+def signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def deletes(simulator) -> list[str]:
+    return [r.path.split("/")[1] for r in simulator.requests if r.method == "DELETE"]
+
+
+def confirm(client, app, name, **extra):
+    form = confirmation_form(client, app, name) | extra
+    return client.post(reverse("audience_delete_confirm"), form, follow=True)
+
+
+def test_only_in_1_1(operator, batch_app, fast_client, simulator):
+    client = signed_in(operator)
+    page = client.post(reverse("audience_delete"), {"app": batch_app.pk, "name": "beta"}).content.decode()
+    assert "install IDs, Custom Audience API 1.1" in page and 'name="api_version"' not in page
+    confirm(client, batch_app, "beta")
+    assert deletes(simulator) == ["1.1"]
+
+
+def test_only_in_1_0_is_deleted_through_1_0_and_the_audit_says_so(
+    operator, batch_app, fast_client, simulator, app_keys
+):
+    simulator.add_audience(app_keys.api_key, "loyal-users", version="1.0", nb_ids=12)
+    client = signed_in(operator)
+    page = client.post(reverse("audience_delete"), {"app": batch_app.pk, "name": "loyal-users"}).content.decode()
+    assert "custom user IDs, API 1.0" in page
+
+    response = confirm(client, batch_app, "loyal-users")
+
+    assert deletes(simulator) == ["1.0"]
+    assert simulator.audience_names(app_keys.api_key, "1.0") == []
+    requested, completed = AuditEvent.objects.filter(audience="loyal-users").order_by("id")
+    assert completed.outcome == Outcome.DELETED
+    assert completed.details == {"api": "mep", "version": "1.0"}
+    assert (requested.details["api"], requested.details["version"]) == ("mep", "1.0")
+    assert "Custom Audience API 1.0" in " ".join(str(m) for m in response.context["messages"])
+
+
+def test_in_both_the_operator_chooses(operator, batch_app, fast_client, simulator, app_keys):
+    simulator.add_audience(app_keys.api_key, "beta", version="1.0")
+    client = signed_in(operator)
+    page = client.post(reverse("audience_delete"), {"app": batch_app.pk, "name": "beta"}).content.decode()
+    assert 'name="api_version"' in page and "in both 1.1 and 1.0" in page
+
+    confirm(client, batch_app, "beta", api_version="1.0")
+
+    assert deletes(simulator) == ["1.0"]
+    assert "beta" in simulator.audience_names(app_keys.api_key, "1.1")
+
+
+def test_in_both_the_default_choice_is_1_1(operator, batch_app, fast_client, simulator, app_keys):
+    simulator.add_audience(app_keys.api_key, "beta", version="1.0")
+    confirm(signed_in(operator), batch_app, "beta", api_version="1.1")
+    assert deletes(simulator) == ["1.1"]
+    assert "beta" in simulator.audience_names(app_keys.api_key, "1.0")
+
+
+def test_when_the_preview_failed_the_operator_chooses(operator, batch_app, fast_client, simulator, app_keys):
+    simulator.add_fault(action="error", error="MAINTENANCE_ERROR", method="GET", path="/1.0/")
+    client = signed_in(operator)
+    page = client.post(reverse("audience_delete"), {"app": batch_app.pk, "name": "beta"}).content.decode()
+    assert 'name="api_version"' in page and "Could not check both API versions" in page
+    confirm(client, batch_app, "beta", api_version="1.1")
+    assert deletes(simulator) == ["1.1"]
+
+
+def test_a_choice_is_ignored_where_the_preview_was_sure(operator, batch_app, fast_client, simulator):
+    confirm(signed_in(operator), batch_app, "beta", api_version="1.0")  # a forged field: beta is only in 1.1
+    assert deletes(simulator) == ["1.1"]
+
+
+def cli(*args: str) -> str:
+    out = StringIO()
+    call_command("delete_audience", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_cli_resolves_like_the_web(batch_app, fast_client, simulator, app_keys):
+    simulator.add_audience(app_keys.api_key, "loyal-users", version="1.0")
+    cli("--app", batch_app.name, "loyal-users")
+    assert deletes(simulator) == ["1.0"]
+    assert AuditEvent.objects.get(kind="delete_completed").details["version"] == "1.0"
+
+
+def test_the_cli_exits_2_when_the_name_is_in_both(batch_app, fast_client, simulator, app_keys):
+    simulator.add_audience(app_keys.api_key, "beta", version="1.0")
+    with pytest.raises(CommandError, match="--api-version") as excinfo:
+        cli("--app", batch_app.name, "beta")
+    assert excinfo.value.returncode == 2 and deletes(simulator) == []
+    cli("--app", batch_app.name, "--api-version", "1.0", "beta")
+    assert deletes(simulator) == ["1.0"]
+
+
+def test_the_cli_exits_2_when_one_version_could_not_be_asked(batch_app, fast_client, simulator):
+    simulator.add_fault(action="error", error="MAINTENANCE_ERROR", method="GET", path="/1.0/")
+    with pytest.raises(CommandError) as excinfo:
+        cli("--app", batch_app.name, "beta")
+    assert excinfo.value.returncode == 2 and deletes(simulator) == []
