@@ -138,6 +138,9 @@ class AuditEvent(models.Model):
         ROLES_CHANGED = "roles_changed", "Roles changed"
         USER_DEACTIVATED = "user_deactivated", "Person deactivated"
         USER_REACTIVATED = "user_reactivated", "Person reactivated"
+        # A CEP removal's follow-up (issue 14): its own event, naming the attempt in ``details``.
+        REMOVAL_APPLIED = "removal_applied", "Removal applied"
+        REMOVAL_UNCONFIRMED = "removal_unconfirmed", "Removal not confirmed"
 
     class Outcome(models.TextChoices):
         DELETED = "deleted", "Deleted"
@@ -346,3 +349,34 @@ class ReadinessProbe(models.Model):
 
     def __str__(self) -> str:
         return f"readiness probe at {self.probed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RemovalFollowUp(models.Model):
+    """A CEP removal Batch accepted (202), asked about with its indexing token until Batch says it was
+    applied or the window passes (``services.removals``). Its state lives here, so that any worker
+    carries on after another stopped: the janitor queues a check for each row that is due."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Not confirmed yet"
+        APPLIED = "applied", "Removal applied"
+        UNCONFIRMED = "unconfirmed", "Not confirmed within the window"
+
+    attempt = models.UUIDField(unique=True, editable=False)
+    app = models.ForeignKey(BatchApp, on_delete=models.PROTECT, related_name="+")
+    audience = models.CharField(max_length=255)
+    version = models.CharField(max_length=8)
+    indexing_token = models.CharField(max_length=200)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    ends_at = models.DateTimeField()
+    next_check_at = models.DateTimeField()  # also the claim of a check in flight (moved past its bound)
+    queued_for = models.DateTimeField(null=True, blank=True)  # the next_check_at a task was queued for
+    checks = models.PositiveIntegerField(default=0)
+    last_answer = models.CharField(max_length=200, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_check_at"], name="removal_due")]
+
+    def __str__(self) -> str:
+        return f"removal of {self.audience} ({self.get_state_display()})"

@@ -340,6 +340,10 @@ def app_restored(app_name: str) -> str:
 
 # Reading from Batch (the audience browser, the impact preview).
 
+BULK_VERSION_UNDECIDED = (
+    "Not attempted: the name is in both Custom Audience API 1.1 and 1.0, or one of them could not be asked. "
+    "Delete it from the single-delete page, where you choose the version."
+)
 AUDIENCE_CONTENTS = {
     "install_ids": "install IDs",
     "custom_ids": "custom user IDs",
@@ -572,3 +576,20 @@ def cli_version_for_project(app_name: str) -> str:
 def cli_version_undecided(audience: str, warning: str) -> str:
     why = warning or f"audience {audience!r} exists in both Custom Audience API 1.1 and 1.0"
     return f"Cannot tell which API version to delete through: {why.rstrip('.')}. Pass --api-version 1.1 or 1.0."
+
+
+def removal_event_message(state: str, answer: str, *, checks: int) -> str:
+    """The follow-up's audit message: what Batch said at the last of ``checks`` checks."""
+    asked = f" ({checks} check{'s' if checks != 1 else ''}; Batch's last answer: {answer})" if answer else ""
+    if state == "applied":
+        return "Batch applied the removal" + asked
+    return "Batch did not confirm the removal within the follow-up window" + asked
+
+
+def removal_state(state: str, applied_at_text: str = "") -> str:
+    """What the history, an attempt's page and a bulk job say of a CEP removal after Batch accepted it."""
+    if state == "applied":
+        return f"removal applied at {applied_at_text}" if applied_at_text else "removal applied"
+    if state == "unconfirmed":
+        return "removal not confirmed by Batch within the follow-up window"
+    return "removal not confirmed yet"

@@ -178,3 +178,34 @@ def test_the_cli_refuses_an_api_version_for_a_project(project, simulator):
         call_command("delete_audience", "--app", project.name, "--api-version", "1.0", AUDIENCE)
     assert excinfo.value.returncode == 2
     assert simulator.requests == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_job_in_a_project_removes_each_audience_once_and_follows_each_removal(
+    operator, project, fast_client, simulator
+):
+    from audienceadmin import bulk_runner
+    from audienceadmin.models import BulkJob, RemovalFollowUp
+
+    names = [f"old-{i:02d}" for i in range(6)]
+    for name in names:
+        simulator.add_cep_audience(PROJECT_KEY, name)
+    job = services.bulk_job_create(actor=operator, app=project, names=names)
+
+    bulk_runner.bulk_job_run(job.pk)
+
+    job.refresh_from_db()
+    assert job.state == BulkJob.State.DONE
+    assert sorted(json.loads(r.body)["name"] for r in removes(simulator)) == names
+    assert {r.path for r in removes(simulator)} == {"/2.11/audiences/remove"}
+    completed = AuditEvent.objects.filter(kind=Kind.DELETE_COMPLETED)
+    assert [e.outcome for e in completed] == [Outcome.DELETED] * 6
+    assert all(e.details["indexing_token"] and e.details["api"] == "cep" for e in completed)
+    follow_ups = RemovalFollowUp.objects.all()
+    assert follow_ups.count() == 6
+    client = Client()
+    client.force_login(operator)
+    assert client.get(f"/bulk/{job.pk}/").content.decode().count("removal not confirmed yet") == 6
+    for row in follow_ups:
+        services.removal_check(row.pk)
+    assert client.get(f"/bulk/{job.pk}/").content.decode().count("removal applied at") == 6

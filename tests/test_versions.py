@@ -119,3 +119,34 @@ def test_the_cli_exits_2_when_one_version_could_not_be_asked(batch_app, fast_cli
     with pytest.raises(CommandError) as excinfo:
         cli("--app", batch_app.name, "beta")
     assert excinfo.value.returncode == 2 and deletes(simulator) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_job_resolves_each_items_version(operator, batch_app, fast_client, simulator, app_keys):
+    from audienceadmin import bulk_runner, services
+    from audienceadmin.models import BulkItem
+
+    simulator.add_audience(app_keys.api_key, "loyal-users", version="1.0")
+    simulator.add_audience(app_keys.api_key, "beta", version="1.0")  # also in 1.1
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=["spring-sale", "loyal-users", "beta"])
+
+    bulk_runner.bulk_job_run(job.pk)
+
+    done = {i.audience: i for i in BulkItem.objects.filter(job=job)}
+    assert done["spring-sale"].outcome == done["loyal-users"].outcome == Outcome.DELETED
+    assert done["beta"].state == BulkItem.State.SKIPPED and "both" in done["beta"].message
+    assert sorted(deletes(simulator)) == ["1.0", "1.1"]
+    assert simulator.audience_names(app_keys.api_key, "1.0") == ["beta"]
+    versions = {e.audience: e.details["version"] for e in AuditEvent.objects.filter(kind="delete_completed")}
+    assert versions == {"spring-sale": "1.1", "loyal-users": "1.0"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_bulk_job_in_an_app_using_only_1_1_looks_nothing_up(operator, batch_app, fast_client, simulator):
+    from audienceadmin import bulk_runner, services
+
+    job = services.bulk_job_create(actor=operator, app=batch_app, names=["spring-sale", "beta"])
+    bulk_runner.bulk_job_run(job.pk)
+    gets = [r for r in simulator.requests if r.method == "GET"]
+    assert len(gets) == 2 and all(r.path.endswith("/custom-audience") for r in gets)  # one list per version
+    assert deletes(simulator) == ["1.1", "1.1"]

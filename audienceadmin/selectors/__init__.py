@@ -5,6 +5,7 @@ calls, and services and commands share them; call sites use the names re-exporte
 - ``apps``: which apps a user may act in; the apps pages; the operators;
 - ``history``: the audit trail's pages, CSV rows and detail; the last verification;
 - ``bulk``: bulk jobs a user may follow, a job's progress, items and results;
+- ``removals``: where CEP removals stand after Batch accepted them;
 - ``people``: people, their roles, MFA and lockouts; single sign-on's rules (domains, group mapping).
 """
 
@@ -73,8 +74,11 @@ from audienceadmin.selectors.people import (
     sso_login_email,
     username_taken,
 )
+from audienceadmin.selectors.removals import removal_follow_up, removal_follow_ups
 
 __all__ = [
+    "removal_follow_up",
+    "removal_follow_ups",
     "EXPORT_FIELDS",
     "HISTORY_VIEWS",
     "HISTORY_VIEW_CHOICES",

@@ -9,6 +9,7 @@ where the action happens. Call sites use the names re-exported here: ``services.
 - ``events``: security and app events; verifying the audit chain;
 - ``logins``: failed logins and lockouts, a burst from one address counted in one event;
 - ``audiences``: reading from Batch (the audience browser, the impact preview);
+- ``removals``: following a CEP removal Batch accepted until it is applied;
 - ``bulk``: creating, cancelling and resuming bulk jobs (``audienceadmin.bulk_runner`` runs them);
 - ``people``: invitations, roles, deactivation, lockouts; the audit of every way of signing in.
 """
@@ -31,7 +32,15 @@ from audienceadmin.services.attempts import (
     sweep_throttle_reset,
 )
 from audienceadmin.services.audiences import PAGE_SIZE as AUDIENCE_PAGE_SIZE
-from audienceadmin.services.audiences import AudienceList, Preview, audience_list, audience_preview, delete_version
+from audienceadmin.services.audiences import (
+    AudienceList,
+    Preview,
+    audience_list,
+    audience_preview,
+    delete_version,
+    mep_resolve,
+    mep_versions_in_use,
+)
 from audienceadmin.services.bulk import bulk_items_skip_pending, bulk_job_cancel, bulk_job_create, bulk_jobs_resume
 from audienceadmin.services.deletion import (
     AttemptAlreadyMade,
@@ -61,6 +70,7 @@ from audienceadmin.services.people import (
     sso_person_created,
     sso_roles_sync,
 )
+from audienceadmin.services.removals import removal_check, removal_checks_queue, removal_follow_up_start
 
 __all__ = [
     "AUDIENCE_PAGE_SIZE",
@@ -89,6 +99,8 @@ __all__ = [
     "audience_list",
     "audience_preview",
     "delete_version",
+    "mep_resolve",
+    "mep_versions_in_use",
     "audit_log_verify",
     "bulk_items_skip_pending",
     "bulk_job_cancel",
@@ -96,6 +108,9 @@ __all__ = [
     "bulk_jobs_resume",
     "encryption_keys_rotate",
     "job_client",
+    "removal_check",
+    "removal_checks_queue",
+    "removal_follow_up_start",
     "lockout_record",
     "login_bursts_close",
     "login_failure_record",

@@ -122,7 +122,12 @@ def audience_preview(*, app: BatchApp, name: str) -> Preview:
         return Preview(None, warning=wording.PREVIEW_UNDECRYPTABLE, choose_version=app.kind == batch.MEP)
     if app.kind == batch.CEP:
         return _look_up(batch.client_for(batch.CEP), credentials, name, app)
-    new, old = (_look_up(batch.client_for(batch.MEP, version=v), credentials, name, app) for v in ("1.1", "1.0"))
+    return mep_resolve(batch.get_client(), credentials, name, app)
+
+
+def mep_resolve(client: batch.MepClient, credentials: batch.Credentials, name: str, app: BatchApp) -> Preview:
+    """``name`` looked up in 1.1 and in 1.0 through ``client`` (a bulk job's, with its gate)."""
+    new, old = (_look_up(client.with_version(v), credentials, name, app) for v in ("1.1", "1.0"))
     if new.exists and old.exists:
         return dataclasses.replace(new, choose_version=True)
     if new.exists is False and old.exists is False:
@@ -145,3 +150,18 @@ def delete_version(*, preview: dict[str, Any], chosen: str) -> str | None:
         return chosen
     version = preview.get("version")
     return version if version in ("1.1", "1.0") else None
+
+
+def mep_versions_in_use(client: batch.MepClient, credentials: batch.Credentials) -> tuple[str, ...] | None:
+    """The Custom Audience API versions where the app has audiences (one list call each), or None when
+    Batch could not say. A bulk job of an app using one version sends every item there, at no cost."""
+    used = []
+    for version in ("1.1", "1.0"):
+        try:
+            response = client.with_version(version).list_audiences(credentials, limit=1)
+        except batch.BatchError:
+            return None
+        data = response.data if isinstance(response.data, dict) else {}
+        if data.get("custom_audiences"):
+            used.append(version)
+    return tuple(used)

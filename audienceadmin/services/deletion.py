@@ -17,7 +17,7 @@ from django.utils import timezone
 from audienceadmin import batch, names, selectors, wording
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, BulkItem
-from audienceadmin.services import late_records
+from audienceadmin.services import late_records, removals
 from audienceadmin.services.apps import app_credentials
 from audienceadmin.services.events import actor_fields, security_event_record
 
@@ -219,6 +219,10 @@ def audience_delete_prechecked(
         duration_ms=duration_ms,
         details=api | ({"indexing_token": answer.indexing_token} if answer.indexing_token else {}),
     )
+    if answer.indexing_token and client.api == batch.CEP and answer.outcome == Outcome.DELETED:
+        removals.removal_follow_up_start(
+            app=app, attempt=attempt, audience=name, version=client.version, indexing_token=answer.indexing_token
+        )
     logger.info(
         "audience %s in app %s: %s",
         name,

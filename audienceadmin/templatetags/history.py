@@ -52,10 +52,12 @@ def _detail_url() -> str:
 def _attempt_row(row, detail: str, zone: tzinfo) -> str:
     req, done = row.requested, row.completed
     if done is None:
-        outcome = outcome_badge("pending", wording.NO_ANSWER_YET)
+        outcome: str = outcome_badge("pending", wording.NO_ANSWER_YET)
         answer = took = ""
     else:
-        outcome = outcome_badge(done.outcome, done.get_outcome_display())
+        outcome = str(outcome_badge(done.outcome, done.get_outcome_display()))
+        if row.removal is not None:
+            outcome += f'<div class="muted small">{_e(removal_text(row.removal, zone))}</div>'
         answer = _answer_cell(done)
         took = _e(duration(done.duration_ms))
         if took and (done.tries or 0) > 1:
@@ -71,6 +73,23 @@ def _attempt_row(row, detail: str, zone: tzinfo) -> str:
         f'<td data-label="Outcome">{outcome}</td><td data-label="Batch said">{answer}</td>'
         f'<td class="num" data-label="Duration">{took}</td></tr>'
     )
+
+
+def removal_text(follow_up, zone: tzinfo) -> str:
+    """ "removal applied at 2026-12-01 18:42:07" (the operator's zone), "removal not confirmed yet"."""
+    at = follow_up.applied_at
+    return wording.removal_state(follow_up.state, f"{at.astimezone(zone):%Y-%m-%d %H:%M:%S}" if at else "")
+
+
+@register.simple_tag
+def removal_of(removals, attempt):  # noqa: ANN201 - a RemovalFollowUp or None
+    """The follow-up of ``attempt`` among ``removals`` (``selectors.removal_follow_ups``)."""
+    return removals.get(attempt)
+
+
+@register.simple_tag
+def removal_status(follow_up) -> str:
+    return removal_text(follow_up, timezone.get_current_timezone()) if follow_up is not None else ""
 
 
 @register.simple_tag
@@ -119,6 +138,12 @@ _DETAIL_LABELS = {
     "refused_while_locked_out": "Refused while locked out",
     "first_at": "First",
     "last_at": "Last",
+    "api": "Batch API",
+    "version": "API version",
+    "indexing_token": "Indexing token",
+    "attempt": "Deletion attempt",
+    "checks": "Follow-up checks",
+    "kind": "Kind",
 }
 _SHOWN_ELSEWHERE = {"cli_os_user", "on_behalf_of"}  # the "Who" line says it (cli_origin)
 

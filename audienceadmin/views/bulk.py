@@ -104,6 +104,8 @@ def bulk_job(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     cursor = selectors.bulk_job_cursor(job)  # before the items: a change in between is polled again
     page = Paginator(selectors.bulk_job_items(job), ITEMS_PER_PAGE).get_page(request.GET.get("page"))
     context = {"job": job, "progress": selectors.bulk_job_progress(job), "page": page, "cursor": cursor}
+    if job.app.kind == BatchApp.Kind.CEP:  # where each removal Batch accepted stands
+        context["removals"] = selectors.removal_follow_ups(item.attempt for item in page)
     return render(request, "audienceadmin/bulk_job.html", context)
 
 
