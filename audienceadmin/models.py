@@ -380,3 +380,14 @@ class RemovalFollowUp(models.Model):
 
     def __str__(self) -> str:
         return f"removal of {self.audience} ({self.get_state_display()})"
+
+
+class ProjectPace(models.Model):
+    """A CEP project's request rate, shared by every thread, worker and web instance: the next moment a
+    request may start (``services.pacing``)."""
+
+    app = models.OneToOneField(BatchApp, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    next_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"pace of app {self.app_id}"

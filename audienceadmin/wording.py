@@ -593,3 +593,9 @@ def removal_state(state: str, applied_at_text: str = "") -> str:
     if state == "unconfirmed":
         return "removal not confirmed by Batch within the follow-up window"
     return "removal not confirmed yet"
+
+
+def project_rate(rate: float) -> str:
+    """ "1 request a second" (BATCH_PROJECT_RATE)."""
+    shown = f"{rate:g}"
+    return f"{shown} request{'s' if rate != 1 else ''} a second"

@@ -9,6 +9,7 @@ token says when). Errors are ``{"error_message", "error_code"}`` with a string c
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from audienceadmin.batch.errors import BatchResponse
@@ -40,6 +41,7 @@ class CepClient:
     gate: PauseGate | None = None
     should_stop: StopCheck | None = None
     api: str = API
+    pace: Callable[[], None] | None = None  # called before each request: the project's shared rate
 
     def __post_init__(self) -> None:
         if not VERSION_RE.fullmatch(self.version):
@@ -50,10 +52,14 @@ class CepClient:
         return f"Audience API {self.version}"
 
     def bound(self, *, gate: PauseGate | None = None, should_stop: StopCheck | None = None) -> CepClient:
-        return CepClient(self.transport, self.version, gate=gate, should_stop=should_stop)
+        return CepClient(self.transport, self.version, gate=gate, should_stop=should_stop, pace=self.pace)
 
     def with_version(self, version: str) -> CepClient:
-        return CepClient(self.transport, version, gate=self.gate, should_stop=self.should_stop)
+        return CepClient(self.transport, version, gate=self.gate, should_stop=self.should_stop, pace=self.pace)
+
+    def paced(self, pace: Callable[[], None] | None) -> CepClient:
+        """The same client, waiting for ``pace`` before each request (``services.pacing``)."""
+        return CepClient(self.transport, self.version, gate=self.gate, should_stop=self.should_stop, pace=pace)
 
     def new_gate(self) -> PauseGate:
         return self.transport.new_gate()
@@ -69,6 +75,8 @@ class CepClient:
             json=body,
             known_errors=KNOWN_ERRORS,
         )
+        if self.pace is not None:
+            self.pace()
         return self.transport.call(request, credentials, gate=self.gate, should_stop=self.should_stop)
 
     def delete_audience(self, credentials: Credentials, name: str) -> BatchResponse:

@@ -55,6 +55,7 @@ from audienceadmin.services.deletion import (
 from audienceadmin.services.events import app_event_record, audit_log_verify, security_event_record
 from audienceadmin.services.keys import RotationReport, encryption_keys_rotate
 from audienceadmin.services.logins import lockout_record, login_bursts_close, login_failure_record
+from audienceadmin.services.pacing import expected_seconds, project_pacer
 from audienceadmin.services.people import (
     lockout_clear,
     mfa_change_recorded,
@@ -108,6 +109,8 @@ __all__ = [
     "bulk_jobs_resume",
     "encryption_keys_rotate",
     "job_client",
+    "expected_seconds",
+    "project_pacer",
     "removal_check",
     "removal_checks_queue",
     "removal_follow_up_start",

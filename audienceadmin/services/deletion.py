@@ -17,7 +17,7 @@ from django.utils import timezone
 from audienceadmin import batch, names, selectors, wording
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, BulkItem
-from audienceadmin.services import late_records, removals
+from audienceadmin.services import late_records, pacing, removals
 from audienceadmin.services.apps import app_credentials
 from audienceadmin.services.events import actor_fields, security_event_record
 
@@ -179,6 +179,8 @@ def audience_delete_prechecked(
         except DecryptionError:
             credentials = None  # recorded as failed: nothing can be sent
     client = client or batch.client_for(app.kind, version=api_version)
+    if isinstance(client, batch.CepClient) and client.pace is None:
+        client = client.paced(pacing.project_pacer(app))
     api = {"api": client.api, "version": client.version}
     given = attempt is not None
     attempt = attempt or uuid.uuid4()

@@ -22,6 +22,7 @@ from audienceadmin import batch, dbclock, wording
 from audienceadmin.batch import cep
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, RemovalFollowUp
+from audienceadmin.services import pacing
 from audienceadmin.services.apps import app_credentials
 from audienceadmin.services.events import actor_fields
 
@@ -89,7 +90,7 @@ def _ask(row: RemovalFollowUp) -> tuple[bool, str]:
         credentials = app_credentials(row.app)
     except DecryptionError:
         return False, wording.reason_text("undecryptable_keys")
-    client = batch.CepClient(batch.get_client().transport, row.version)
+    client = batch.CepClient(batch.get_client().transport, row.version, pace=pacing.project_pacer(row.app))
     try:
         response = client.get_audience(credentials, row.audience, indexing_token=row.indexing_token)
     except batch.BatchApiError as exc:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -31,6 +32,8 @@ def _review(
     """The review page. A sign-in older than REAUTHENTICATION_MINUTES shows "Confirm it's you" first;
     the list is kept in the session (names only) and the page comes back after re-authenticating."""
     context: dict[str, object] = {"report": report, "app": app, "form": form}
+    context["paced_seconds"] = services.expected_seconds(app, len(report.valid))
+    context["rate_text"] = wording.project_rate(settings.BATCH_PROJECT_RATE)
     if not reauth.recent(request):
         data = form.data if isinstance(form.data, QueryDict) and form.is_bound else QueryDict(mutable=True)
         if not form.is_bound:
