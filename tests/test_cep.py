@@ -209,3 +209,28 @@ def test_a_bulk_job_in_a_project_removes_each_audience_once_and_follows_each_rem
     for row in follow_ups:
         services.removal_check(row.pk)
     assert client.get(f"/bulk/{job.pk}/").content.decode().count("removal applied at") == 6
+
+
+def test_the_browser_follows_a_projects_cursor_and_shows_its_count(
+    operator, project, fast_client, simulator, monkeypatch
+):
+    from django.urls import reverse
+
+    for i in range(3):
+        simulator.add_cep_audience(PROJECT_KEY, f"extra-{i}")
+    monkeypatch.setattr(services, "AUDIENCE_PAGE_SIZE", 4)
+    client = Client()
+    client.force_login(operator)
+    url = reverse("audience_browse", args=[project.pk])
+
+    first = client.get(url)
+
+    listing = first.context["listing"]
+    assert listing.count == 6 and len(listing.audiences) == 4 and listing.next_cursor
+    html = first.content.decode()
+    assert "<strong>6</strong> audiences in this project" in html and "Older →" in html
+    second = client.get(url, {"from": listing.next_cursor}).context["listing"]
+    names = {a["name"] for a in listing.audiences} | {a["name"] for a in second.audiences}
+    assert len(second.audiences) == 2 and len(names) == 6 and not second.has_next
+    lists = [r for r in simulator.requests if r.path == "/2.11/audiences/list"]
+    assert lists[0].query == "limit=4" and f"from={listing.next_cursor}" in lists[1].query

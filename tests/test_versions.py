@@ -150,3 +150,14 @@ def test_a_bulk_job_in_an_app_using_only_1_1_looks_nothing_up(operator, batch_ap
     gets = [r for r in simulator.requests if r.method == "GET"]
     assert len(gets) == 2 and all(r.path.endswith("/custom-audience") for r in gets)  # one list per version
     assert deletes(simulator) == ["1.1", "1.1"]
+
+
+def test_the_browser_lists_both_versions_with_a_column_saying_which(
+    operator, batch_app, fast_client, simulator, app_keys
+):
+    simulator.add_audience(app_keys.api_key, "loyal-users", version="1.0")
+    page = signed_in(operator).get(reverse("audience_browse", args=[batch_app.pk]))
+    rows = {a["name"]: a["api_version"] for a in page.context["listing"].audiences}
+    assert rows == {"spring-sale": "1.1", "churned_q3": "1.1", "beta": "1.1", "loyal-users": "1.0"}
+    html = page.content.decode()
+    assert '<th scope="col">API</th>' in html and "<td>API 1.0</td>" in html

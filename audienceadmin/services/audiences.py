@@ -7,9 +7,13 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
+
 from audienceadmin import batch, wording
+from audienceadmin.batch import cep, mep
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import BatchApp
+from audienceadmin.services import pacing
 from audienceadmin.services.apps import app_credentials
 
 PAGE_SIZE = 50  # audiences a page of the browser lists
@@ -17,18 +21,31 @@ PAGE_SIZE = 50  # audiences a page of the browser lists
 
 @dataclass(frozen=True)
 class AudienceList:
+    """A page of an app's audiences. An MEP app's page holds both API versions (``offset`` applied to
+    each; every audience has ``api_version``); a CEP project's follows Batch's cursor (``cursor``,
+    ``next_cursor``) and has the project's total ``count`` on its first page."""
+
     audiences: list[dict[str, Any]]
     offset: int
     limit: int
     error: str = ""
+    cursor: str = ""
+    next_cursor: str = ""
+    count: int | None = None
+    by_cursor: bool = False
 
     @property
     def has_next(self) -> bool:
-        return len(self.audiences) == self.limit
+        if self.by_cursor:
+            return bool(self.next_cursor)
+        return any(self._full(v) for v in mep.VERSIONS)
+
+    def _full(self, version: str) -> bool:
+        return sum(1 for a in self.audiences if a.get("api_version") == version) == self.limit
 
     @property
     def has_previous(self) -> bool:
-        return self.offset > 0
+        return bool(self.cursor) if self.by_cursor else self.offset > 0
 
     @property
     def previous_offset(self) -> int:
@@ -50,17 +67,50 @@ def _read_error(exc: batch.BatchError, app: BatchApp) -> str:
     )
 
 
-def audience_list(*, app: BatchApp, offset: int = 0, limit: int = PAGE_SIZE) -> AudienceList:
+def _named(items: Any) -> list[dict[str, Any]]:
+    return [a for a in items or [] if isinstance(a, dict) and isinstance(a.get("name"), str)]
+
+
+def audience_list(*, app: BatchApp, offset: int = 0, limit: int = PAGE_SIZE, cursor: str = "") -> AudienceList:
     """A page of the app's audiences as Batch lists them (newest first). Failures are a message."""
+    if app.kind == batch.CEP:
+        return _project_list(app, cursor, limit)
+    audiences: list[dict[str, Any]] = []
     try:
-        response = batch.get_client().list_audiences(app_credentials(app), offset=offset, limit=limit)
+        credentials = app_credentials(app)
+        for version in mep.VERSIONS:
+            client = batch.get_client().with_version(version)
+            response = client.list_audiences(credentials, offset=offset, limit=limit)
+            data = response.data if isinstance(response.data, dict) else {}
+            audiences += [a | {"api_version": version} for a in _named(data.get("custom_audiences"))]
     except DecryptionError:
         return AudienceList([], offset, limit, wording.list_undecryptable(app.name))
     except batch.BatchError as exc:
         return AudienceList([], offset, limit, _read_error(exc, app))
+    return AudienceList(audiences, offset, limit)
+
+
+def _project_list(app: BatchApp, cursor: str, limit: int) -> AudienceList:
+    version = settings.BATCH_PROJECT_API_VERSION
+    client = batch.CepClient(batch.get_client().transport, version, pace=pacing.project_pacer(app))
+    try:
+        response = client.list_audiences(app_credentials(app), cursor=cursor, limit=min(limit, cep.LIST_MAX))
+    except DecryptionError:
+        return AudienceList([], 0, limit, wording.list_undecryptable(app.name), cursor=cursor, by_cursor=True)
+    except batch.BatchError as exc:
+        return AudienceList([], 0, limit, _read_error(exc, app), cursor=cursor, by_cursor=True)
     data = response.data if isinstance(response.data, dict) else {}
-    items = [a for a in data.get("custom_audiences") or [] if isinstance(a, dict) and isinstance(a.get("name"), str)]
-    return AudienceList(items, offset, limit)
+    count = data.get("count")
+    next_from = data.get("next_from") if data.get("has_more") else ""
+    return AudienceList(
+        _named(data.get("audiences")),
+        0,
+        limit,
+        cursor=cursor,
+        next_cursor=next_from if isinstance(next_from, str) else "",
+        count=count if isinstance(count, int) and not isinstance(count, bool) else None,
+        by_cursor=True,
+    )
 
 
 @dataclass(frozen=True)

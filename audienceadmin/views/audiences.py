@@ -15,8 +15,12 @@ from audienceadmin.views.common import int_param
 @permission_required(roles.DELETE_AUDIENCE)
 def audience_browse(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(selectors.apps_for_delete(user=request.user), pk=pk)
-    offset = int_param(request, "from") or 0
-    listing = services.audience_list(app=app, offset=offset, limit=services.AUDIENCE_PAGE_SIZE)
+    if app.is_project:  # Batch's opaque cursor
+        cursor = request.GET.get("from", "")[:200]
+        listing = services.audience_list(app=app, cursor=cursor, limit=services.AUDIENCE_PAGE_SIZE)
+    else:
+        offset = int_param(request, "from") or 0
+        listing = services.audience_list(app=app, offset=offset, limit=services.AUDIENCE_PAGE_SIZE)
     return render(
         request,
         "audienceadmin/audience_browse.html",
