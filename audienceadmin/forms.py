@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
+from django.forms.models import ModelChoiceIterator
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -28,11 +29,28 @@ def validate_audience_name(value: str) -> None:
         raise forms.ValidationError(names.refusal(value))
 
 
-class AppChoiceField(forms.ModelChoiceField):
-    """An app picker whose options say each app's kind: "Shop (CEP project)"."""
+class _AppsByKind(ModelChoiceIterator):
+    """The apps grouped by kind: an ``<optgroup>`` "MEP apps", another "CEP projects"."""
 
-    def label_from_instance(self, obj: Any) -> str:
-        return str(obj.labelled_name)
+    def __iter__(self) -> Any:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        groups: dict[str, list[Any]] = {}
+        for obj in self.queryset:
+            groups.setdefault(obj.kind, []).append(self.choice(obj))
+        for kind, label in ((BatchApp.Kind.MEP, "MEP apps"), (BatchApp.Kind.CEP, "CEP projects")):
+            if kind in groups:
+                yield (label, groups[kind])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+class AppChoiceField(forms.ModelChoiceField):
+    """An app picker whose options are grouped by kind (MEP apps, CEP projects): the kind shows,
+    and each option is the app's name as everywhere else."""
+
+    iterator = _AppsByKind
 
 
 class AudienceNameField(forms.CharField):

@@ -124,4 +124,5 @@ def test_pickers_name_each_app_with_its_kind(operator, batch_app, keyadmin, simu
         actor=keyadmin, name="Shop CEP", kind="cep", api_key=PROJECT_KEY, rest_api_key=PROJECT_REST, ip=None
     )
     page = logged_in(operator).get(reverse("audience_delete")).content.decode()
-    assert "Shop iOS (MEP app)" in page and "Shop CEP (CEP project)" in page
+    assert '<optgroup label="MEP apps">' in page and '<optgroup label="CEP projects">' in page
+    assert page.index("Shop iOS") < page.index("CEP projects") < page.index("Shop CEP")
