@@ -60,7 +60,8 @@ def test_an_applied_removal_is_its_own_audit_event_and_the_pages_say_so(
     client.force_login(viewer)
     completed = AuditEvent.objects.get(kind=Kind.DELETE_COMPLETED)
     assert "removal applied at" in client.get(reverse("history_event", args=[completed.pk])).content.decode()
-    assert "removal applied at" in client.get(reverse("history")).content.decode()
+    history = client.get(reverse("history")).content.decode()
+    assert "removal applied at" in history and '<span class="tag">CEP project</span>' in history
     assert services.removal_check(row.pk) == ""  # finished: nothing more is asked
     assert len(views(simulator)) == 1
 

@@ -24,6 +24,7 @@ from audienceadmin.selectors.apps import (
     apps_with_key_status,
     may_delete_in,
     operators,
+    project_names,
 )
 from audienceadmin.selectors.bulk import (
     RESULTS_FIELDS,
@@ -77,6 +78,7 @@ from audienceadmin.selectors.people import (
 from audienceadmin.selectors.removals import removal_follow_up, removal_follow_ups
 
 __all__ = [
+    "project_names",
     "removal_follow_up",
     "removal_follow_ups",
     "EXPORT_FIELDS",

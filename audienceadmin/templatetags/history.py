@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from audienceadmin import wording
+from audienceadmin import selectors, wording
 from audienceadmin.templatetags.numbers import count, duration
 from audienceadmin.templatetags.outcomes import outcome_badge
 from audienceadmin.templatetags.times import batch_time
@@ -49,7 +49,14 @@ def _detail_url() -> str:
     return reverse("history_event", args=[0])[:-2]  # ".../events/" without "0/"
 
 
-def _attempt_row(row, detail: str, zone: tzinfo) -> str:
+def _app_cell(name: str, projects: frozenset[str]) -> str:
+    """The app's name, and its kind when it is a CEP project (MEP apps are the default)."""
+    if not name:
+        return "—"
+    return _e(name) + (' <span class="tag">CEP project</span>' if name in projects else "")
+
+
+def _attempt_row(row, detail: str, zone: tzinfo, projects: frozenset[str] = frozenset()) -> str:
     req, done = row.requested, row.completed
     if done is None:
         outcome: str = outcome_badge("pending", wording.NO_ANSWER_YET)
@@ -68,7 +75,8 @@ def _attempt_row(row, detail: str, zone: tzinfo) -> str:
         cli = ' <span class="tag">CLI</span>' + (f'<div class="muted small">{_e(origin)}</div>' if origin else "")
     return (
         f'<tr><td data-label="When">{_when(req, detail, zone)}</td>'
-        f'<td data-label="Who">{_e(req.actor_username)}{cli}</td><td data-label="App">{_e(req.app_name)}</td>'
+        f'<td data-label="Who">{_e(req.actor_username)}{cli}</td>'
+        f'<td data-label="App">{_app_cell(req.app_name, projects)}</td>'
         f'<td data-label="Audience"><code class="name">{_e(req.audience)}</code></td>'
         f'<td data-label="Outcome">{outcome}</td><td data-label="Batch said">{answer}</td>'
         f'<td class="num" data-label="Duration">{took}</td></tr>'
@@ -95,7 +103,8 @@ def removal_status(follow_up) -> str:
 @register.simple_tag
 def attempt_rows(rows) -> SafeString:
     detail, zone = _detail_url(), timezone.get_current_timezone()
-    return mark_safe("\n".join(_attempt_row(row, detail, zone) for row in rows))  # noqa: S308 - escaped above
+    projects = selectors.project_names() if rows else frozenset()
+    return mark_safe("\n".join(_attempt_row(row, detail, zone, projects) for row in rows))  # noqa: S308 - escaped above
 
 
 @register.filter
