@@ -76,7 +76,7 @@ def test_the_web_preview_of_a_project_asks_audiences_view(operator, project, fas
     client = Client()
     client.force_login(operator)
     page = client.get("/delete/", {"app": project.pk, "name": AUDIENCE}).content.decode()
-    assert "Audience API 2.11" in page and "Shop CEP (CEP project)" in page  # the confirmation names the kind
+    assert "Audience API 2.11" in page and "<dd>CEP project</dd>" in page  # the confirmation names the kind
     [view] = [r for r in simulator.requests if not r.path.startswith("/_sim")]
     assert (view.path, view.query) == ("/2.11/audiences/view", f"name={AUDIENCE}")
     assert PROJECT_KEY not in page
