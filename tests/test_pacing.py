@@ -37,7 +37,8 @@ def test_a_bulk_job_in_a_project_keeps_to_the_projects_rate(operator, project, f
     times = sorted(r.received_at for r in simulator.requests if r.path.endswith("/audiences/remove"))
     assert len(times) == 6
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    assert min(gaps) >= 0.08  # 100 ms apart, give or take the socket
+    # 100 ms apart, give or take a busy machine's scheduling (unpaced, 4 threads send within a few ms)
+    assert times[-1] - times[0] >= 0.45 and min(gaps) >= 0.05
     assert not [r for r in simulator.requests if r.status == 429]
     assert AuditEvent.objects.filter(kind="delete_completed", outcome="deleted").count() == 6
 
