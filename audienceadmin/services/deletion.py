@@ -223,7 +223,12 @@ def audience_delete_prechecked(
     )
     if answer.indexing_token and client.api == batch.CEP and answer.outcome == Outcome.DELETED:
         removals.removal_follow_up_start(
-            app=app, attempt=attempt, audience=name, version=client.version, indexing_token=answer.indexing_token
+            app=app,
+            attempt=attempt,
+            audience=name,
+            version=client.version,
+            indexing_token=answer.indexing_token,
+            queue=bulk_item is None,
         )
     logger.info(
         "audience %s in app %s: %s",

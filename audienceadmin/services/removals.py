@@ -37,10 +37,11 @@ def _backoff(checks: int) -> timedelta:
 
 
 def removal_follow_up_start(
-    *, app: BatchApp, attempt: uuid.UUID, audience: str, version: str, indexing_token: str
+    *, app: BatchApp, attempt: uuid.UUID, audience: str, version: str, indexing_token: str, queue: bool = True
 ) -> RemovalFollowUp | None:
-    """Start following a removal Batch accepted; its first check is queued once this commits. None if
-    the row could not be written (logged: the attempt's outcome stands, only the follow-up is lost)."""
+    """Start following a removal Batch accepted; its first check is queued once this commits (with
+    ``queue``; else the janitor queues it within seconds: a bulk job's items, one write fewer each).
+    None if the row could not be written (logged: the attempt's outcome stands, only the follow-up is lost)."""
     from audienceadmin import tasks
 
     now = dbclock.db_now()
@@ -53,12 +54,13 @@ def removal_follow_up_start(
             indexing_token=indexing_token,
             ends_at=now + timedelta(seconds=settings.BATCH_REMOVAL_FOLLOW_UP_SECONDS),
             next_check_at=now,
-            queued_for=now,
+            queued_for=now if queue else None,
         )
     except DatabaseError:
         logger.exception("Could not start following the removal of %s (attempt %s)", audience, attempt)
         return None
-    transaction.on_commit(lambda: tasks.removal_check_task.enqueue(follow_up_id=row.pk))
+    if queue:
+        transaction.on_commit(lambda: tasks.removal_check_task.enqueue(follow_up_id=row.pk))
     return row
 
 
