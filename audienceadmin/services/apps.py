@@ -15,6 +15,7 @@ from audienceadmin import app_names, batch, selectors, wording
 from audienceadmin.batch import key_hint
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp
+from audienceadmin.services import pacing
 from audienceadmin.services.events import Actor, actor_fields, app_event_record
 
 if TYPE_CHECKING:
@@ -160,7 +161,10 @@ def app_test_connection(*, actor: Actor, app: BatchApp, ip: str | None) -> Conne
     error_name = error_code = batch_message = ""
     try:
         credentials = app_credentials(app)
-        response = batch.client_for(app.kind).list_audiences(credentials, limit=1)
+        client = batch.client_for(app.kind)
+        if isinstance(client, batch.CepClient):  # the project's shared pace
+            client = client.paced(pacing.project_pacer(app))
+        response = client.list_audiences(credentials, limit=1)
     except DecryptionError:
         result = ConnectionTest(False, wording.connection_undecryptable(app.name))
     except batch.BatchApiError as exc:

@@ -171,7 +171,8 @@ def audience_preview(*, app: BatchApp, name: str) -> Preview:
     except DecryptionError:
         return Preview(None, warning=wording.PREVIEW_UNDECRYPTABLE, choose_version=app.kind == batch.MEP)
     if app.kind == batch.CEP:
-        return _look_up(batch.client_for(batch.CEP), credentials, name, app)
+        project = batch.CepClient(batch.get_client().transport, settings.BATCH_PROJECT_API_VERSION)
+        return _look_up(project.paced(pacing.project_pacer(app)), credentials, name, app)
     return mep_resolve(batch.get_client(), credentials, name, app)
 
 
