@@ -90,6 +90,8 @@ class BulkJobRun:
     client: BatchClient
     credentials: Credentials | None
     slots: threading.BoundedSemaphore
+    version: str | None  # an MEP app's Custom Audience API version for every item (None: per item)
+    resolve_each: bool
     threads: list[threading.Thread]
 
     def __init__(self, job_id: int, *, client: BatchClient | None = None) -> None:
@@ -148,7 +150,7 @@ class BulkJobRun:
     def prepare(self) -> None:
         """Close what a dead run left in flight; get the client, the keys, the permission, the slots."""
         self.close_interrupted_items()
-        self.client = services.job_client(self.why_not_send, self.given_client)
+        self.client = services.job_client(self.why_not_send, self.given_client, kind=self.job.app.kind)
         self.slots = threading.BoundedSemaphore(self.job.concurrency)
         self.refusal = self.why_refused()
         self.last_renewal = self.last_check = time.monotonic()
@@ -156,6 +158,18 @@ class BulkJobRun:
             self.credentials = services.app_credentials(self.job.app)
         except DecryptionError:
             self.credentials = None  # each item then records the failure, as a single delete would
+        self.version, self.resolve_each = self.mep_versions()
+
+    def mep_versions(self) -> tuple[str | None, bool]:
+        """(the version every item goes to, whether each item is looked up instead). An MEP app with
+        audiences in one API version only sends every item there (two list calls per job); one with
+        both looks each name up as the confirmation page does."""
+        if not isinstance(self.client, batch.MepClient) or self.credentials is None:
+            return None, False
+        used = services.mep_versions_in_use(self.client, self.credentials)
+        if used is None or len(used) > 1:
+            return None, True
+        return (used[0] if used else batch.mep.DEFAULT_VERSION), False
 
     def hand_out(self) -> None:
         """Each pending item, in order, once a slot is free; until none is left or the run stops."""
@@ -333,13 +347,20 @@ class BulkJobRun:
                 return
             if self.refusal is not None:
                 raise ValidationError(self.refusal)
+            client = self.client.with_version(self.version) if self.version else self.client
+            if self.resolve_each and isinstance(self.client, batch.MepClient) and self.credentials is not None:
+                preview = services.mep_resolve(self.client, self.credentials, audience, self.job.app)
+                if preview.choose_version and preview.exists is not None:  # in both, or one could not be asked
+                    self.skip(item_id, wording.BULK_VERSION_UNDECIDED)
+                    return
+                client = self.client.with_version(preview.version or batch.mep.DEFAULT_VERSION)
             services.audience_delete_prechecked(
                 actor=self.job.created_by,
                 app=self.job.app,
                 name=audience,
                 ip=None,
                 source=AuditEvent.Source.BULK,
-                client=self.client,
+                client=client,
                 details={"job": self.job_id},
                 credentials=self.credentials,
                 bulk_item=services.BulkItemRef(item_id=item_id, runner=self.runner),

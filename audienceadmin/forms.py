@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any, cast
 from django import forms
 from django.conf import settings
 from django.db.models import QuerySet
+from django.forms.models import ModelChoiceIterator
 from django.http import QueryDict
 from django.utils import timezone
 
@@ -28,6 +29,30 @@ def validate_audience_name(value: str) -> None:
         raise forms.ValidationError(names.refusal(value))
 
 
+class _AppsByKind(ModelChoiceIterator):
+    """The apps grouped by kind: an ``<optgroup>`` "MEP apps", another "CEP projects"."""
+
+    def __iter__(self) -> Any:
+        if self.field.empty_label is not None:
+            yield ("", self.field.empty_label)
+        groups: dict[str, list[Any]] = {}
+        for obj in self.queryset:
+            groups.setdefault(obj.kind, []).append(self.choice(obj))
+        for kind, label in ((BatchApp.Kind.MEP, "MEP apps"), (BatchApp.Kind.CEP, "CEP projects")):
+            if kind in groups:
+                yield (label, groups[kind])
+
+    def __len__(self) -> int:
+        return len(list(iter(self)))
+
+
+class AppChoiceField(forms.ModelChoiceField):
+    """An app picker whose options are grouped by kind (MEP apps, CEP projects): the kind shows,
+    and each option is the app's name as everywhere else."""
+
+    iterator = _AppsByKind
+
+
 class AudienceNameField(forms.CharField):
     def __init__(self, **kwargs) -> None:
         kwargs.setdefault("max_length", None)
@@ -41,7 +66,7 @@ class AudienceNameField(forms.CharField):
 
 
 class DeleteAudienceForm(forms.Form):
-    app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
+    app = AppChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
     name = AudienceNameField(label="Audience name", help_text=wording.NAME_RULE)
 
     def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
@@ -51,6 +76,17 @@ class DeleteAudienceForm(forms.Form):
 
 class ConfirmDeleteForm(DeleteAudienceForm):
     confirm_name = forms.CharField(label="Type the audience name to confirm", strip=False, max_length=300)
+    api_version = forms.ChoiceField(
+        label="Delete it through",
+        choices=[
+            ("1.1", "Custom Audience API 1.1 (install IDs)"),
+            ("1.0", "API 1.0 (custom user IDs, advertising IDs)"),
+        ],
+        initial="1.1",
+        required=False,  # asked only where the preview could not tell (``Preview.choose_version``)
+        widget=forms.RadioSelect,
+        help_text=wording.VERSION_CHOICE_HELP,
+    )
     ticket = forms.CharField(required=False, max_length=4000)  # signed by the page (audienceadmin.confirmation)
 
     def __init__(self, *args, **kwargs) -> None:
@@ -97,14 +133,16 @@ class SecretInput(forms.PasswordInput):
 
 class AppForm(forms.Form):
     name = forms.CharField(label="Display name", max_length=100)
-    api_key = SecretField(
-        label="Batch API key",
-        help_text="The app's Live, Dev or SDK API key (Batch dashboard → Settings → General).",
+    kind = forms.ChoiceField(
+        label="Kind",
+        choices=BatchApp.Kind.choices,
+        initial=BatchApp.Kind.MEP,
+        required=False,  # not sent (a script written before there were two kinds): an MEP app
+        widget=forms.RadioSelect,
+        help_text=wording.APP_KIND_HELP,
     )
-    rest_api_key = SecretField(
-        label="REST API key",
-        help_text="The company REST API key, sent as X-Authorization.",
-    )
+    api_key = SecretField(label=wording.API_KEY_FIELD_LABEL, help_text=wording.API_KEY_FIELD_HELP)
+    rest_api_key = SecretField(label=wording.REST_API_KEY_LABEL, help_text=wording.REST_KEY_FIELD_HELP)
 
     allowed_operators: forms.ModelMultipleChoiceField[User] = forms.ModelMultipleChoiceField(
         label="Restrict to these operators",
@@ -119,6 +157,10 @@ class AppForm(forms.Form):
         _offer_only(self, "allowed_operators", operators)
         self.instance = instance
         if instance is not None:
+            # The kind is chosen once: the stored keys mean what it says.
+            self.fields["kind"].disabled = True
+            self.fields["kind"].initial = instance.kind
+            self.fields["api_key"].label = wording.api_key_label(instance.kind)
             for field, hint in (
                 ("api_key", instance.api_key_hint),
                 ("rest_api_key", instance.rest_api_key_hint),
@@ -127,6 +169,9 @@ class AppForm(forms.Form):
                 self.fields[
                     field
                 ].help_text = f"Stored key ends in {hint}. Leave empty to keep it; type a new one to replace it."
+
+    def clean_kind(self) -> str:
+        return str(self.cleaned_data.get("kind") or BatchApp.Kind.MEP)
 
     def clean_name(self) -> str:
         """A new or changed name is normalised and checked (``app_names``); an unchanged one is kept."""
@@ -153,7 +198,7 @@ class HistoryFilterForm(forms.Form):
     filter that is not valid is an error for both (the export never falls back to other rows)."""
 
     view = forms.ChoiceField(choices=HISTORY_VIEW_CHOICES, required=False, widget=forms.HiddenInput)
-    app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), required=False, empty_label="All apps", label="App")
+    app = AppChoiceField(queryset=BatchApp.objects.none(), required=False, empty_label="All apps", label="App")
     actor = forms.CharField(label="Who", required=False, max_length=150)
     outcome = forms.ChoiceField(
         choices=[("", "All outcomes"), *AuditEvent.Outcome.choices], required=False, label="Outcome"
@@ -220,7 +265,7 @@ class HistoryFilterForm(forms.Form):
 
 
 class BulkNamesForm(forms.Form):
-    app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
+    app = AppChoiceField(queryset=BatchApp.objects.none(), empty_label="Choose an app…")
     names = forms.CharField(
         label="Audience names",
         required=False,

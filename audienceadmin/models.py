@@ -18,9 +18,16 @@ class BatchAppManager(models.Manager):
 
 
 class BatchApp(models.Model):
-    """One Batch app, i.e. one Batch API key, with the company REST API key that authorises calls."""
+    """One Batch app (MEP: its API key, with the company REST API key that authorises calls) or one
+    CEP project (its project key, held in ``api_key``, and its REST API key). The two kinds share the
+    two encrypted key fields, so sealing, hints and key rotation are the same for both."""
+
+    class Kind(models.TextChoices):
+        MEP = "mep", "MEP app"
+        CEP = "cep", "CEP project"
 
     name = models.CharField("display name", max_length=100, unique=True)
+    kind = models.CharField(max_length=3, choices=Kind.choices, default=Kind.MEP)
     api_key = EncryptedTextField("Batch API key")
     rest_api_key = EncryptedTextField("REST API key")
     api_key_hint = models.CharField(max_length=8, editable=False)
@@ -61,6 +68,15 @@ class BatchApp(models.Model):
     @property
     def is_archived(self) -> bool:
         return self.archived_at is not None
+
+    @property
+    def is_project(self) -> bool:
+        return self.kind == self.Kind.CEP
+
+    @property
+    def labelled_name(self) -> str:
+        """The name with its kind, wherever an app is named: "Shop (CEP project)"."""
+        return f"{self.name} ({self.get_kind_display()})"
 
 
 class Person(User):
@@ -122,6 +138,9 @@ class AuditEvent(models.Model):
         ROLES_CHANGED = "roles_changed", "Roles changed"
         USER_DEACTIVATED = "user_deactivated", "Person deactivated"
         USER_REACTIVATED = "user_reactivated", "Person reactivated"
+        # A CEP removal's follow-up (issue 14): its own event, naming the attempt in ``details``.
+        REMOVAL_APPLIED = "removal_applied", "Removal applied"
+        REMOVAL_UNCONFIRMED = "removal_unconfirmed", "Removal not confirmed"
 
     class Outcome(models.TextChoices):
         DELETED = "deleted", "Deleted"
@@ -332,3 +351,45 @@ class ReadinessProbe(models.Model):
 
     def __str__(self) -> str:
         return f"readiness probe at {self.probed_at:%Y-%m-%d %H:%M:%S}"
+
+
+class RemovalFollowUp(models.Model):
+    """A CEP removal Batch accepted (202), asked about with its indexing token until Batch says it was
+    applied or the window passes (``services.removals``). Its state lives here, so that any worker
+    carries on after another stopped: the janitor queues a check for each row that is due."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Not confirmed yet"
+        APPLIED = "applied", "Removal applied"
+        UNCONFIRMED = "unconfirmed", "Not confirmed within the window"
+
+    attempt = models.UUIDField(unique=True, editable=False)
+    app = models.ForeignKey(BatchApp, on_delete=models.PROTECT, related_name="+")
+    audience = models.CharField(max_length=255)
+    version = models.CharField(max_length=8)
+    indexing_token = models.CharField(max_length=200)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    ends_at = models.DateTimeField()
+    next_check_at = models.DateTimeField()  # also the claim of a check in flight (moved past its bound)
+    queued_for = models.DateTimeField(null=True, blank=True)  # the next_check_at a task was queued for
+    checks = models.PositiveIntegerField(default=0)
+    last_answer = models.CharField(max_length=200, blank=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["state", "next_check_at"], name="removal_due")]
+
+    def __str__(self) -> str:
+        return f"removal of {self.audience} ({self.get_state_display()})"
+
+
+class ProjectPace(models.Model):
+    """A CEP project's request rate, shared by every thread, worker and web instance: the next moment a
+    request may start (``services.pacing``)."""
+
+    app = models.OneToOneField(BatchApp, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    next_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"pace of app {self.app_id}"

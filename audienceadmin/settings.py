@@ -302,6 +302,14 @@ BATCH_API_CONNECT_TIMEOUT = env.float("BATCH_API_CONNECT_TIMEOUT", default=3.05)
 BATCH_API_DEADLINE = env.float("BATCH_API_DEADLINE", default=30.0)
 # Tries per operation for the retryable answers (connection refused, 500, 503, 429).
 BATCH_API_MAX_TRIES = env.int("BATCH_API_MAX_TRIES", default=4)
+# CEP projects' Audience API version (2.x). 2.11 is the server default of Batch's published OpenAPI
+# description, whose routes include remove, view and list, and what public CEP clients send.
+BATCH_PROJECT_API_VERSION = env.str("BATCH_PROJECT_API_VERSION", default="2.11")
+# CEP: requests per second per project (Batch's documented-by-others default: 1/s), shared by every
+# worker and web instance through the database.
+BATCH_PROJECT_RATE = env.float("BATCH_PROJECT_RATE", default=1.0)
+# Seconds the removal follow-up keeps asking whether a CEP removal was applied.
+BATCH_REMOVAL_FOLLOW_UP_SECONDS = env.float("BATCH_REMOVAL_FOLLOW_UP_SECONDS", default=900.0)
 # Request bodies. Uploads (the bulk list) are kept in memory and stopped past UPLOAD_MAX_BYTES
 # (audienceadmin/uploads.py); form fields without files (a pasted list) may hold up to 2 MB. The
 # reverse proxy refuses larger bodies first (README, Deploying: `client_max_body_size 2m`).

@@ -14,3 +14,10 @@ from audienceadmin import bulk_runner
 @task()
 def bulk_job_task(job_id: int) -> str:
     return bulk_runner.bulk_job_run(job_id)
+
+
+@task()
+def removal_check_task(follow_up_id: int) -> str:
+    from audienceadmin import services
+
+    return services.removal_check(follow_up_id)

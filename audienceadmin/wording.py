@@ -24,6 +24,7 @@ Outcome = AuditEvent.Outcome
 # client's reason for an outcome).
 REASONS = {
     "deleted": "",
+    "removal_accepted": "Batch accepted the removal",
     "undecryptable_keys": "the app's stored keys cannot be decrypted or belong to another app; nothing was sent",
     "timeout": "no answer before the read timeout",
     "connection_lost": "connection lost after the request was sent",
@@ -86,8 +87,14 @@ def describe_deletion(result: DeletionResult) -> str:
 
 
 def _describe_outcome(result: DeletionResult, app: str, audience: str, said: str, tries: str) -> str:
+    if result.outcome == Outcome.DELETED and result.is_project:
+        return (
+            f"Batch accepted the removal of audience {audience} from project {app} ({result.api_label}). "
+            "Batch applies it within moments; the attempt's page says when it was applied."
+        )
     if result.outcome == Outcome.DELETED:
-        return f"Audience {audience} was deleted from app {app}."
+        where = f" ({result.api_label})" if result.api_label.endswith("1.0") else ""
+        return f"Audience {audience} was deleted from app {app}{where}."
     if result.outcome == Outcome.NOT_SENT:
         why = REASONS.get(result.reason, result.reason).removeprefix("not sent: ")
         return (
@@ -333,6 +340,36 @@ def app_restored(app_name: str) -> str:
 
 # Reading from Batch (the audience browser, the impact preview).
 
+BULK_VERSION_UNDECIDED = (
+    "Not attempted: the name is in both Custom Audience API 1.1 and 1.0, or one of them could not be asked. "
+    "Delete it from the single-delete page, where you choose the version."
+)
+AUDIENCE_CONTENTS = {
+    "install_ids": "install IDs",
+    "custom_ids": "custom user IDs",
+    "advertising_ids": "advertising IDs",
+    "CUSTOM_ID": "custom IDs",
+}
+VERSION_CHOICE_HELP = (
+    "Custom Audience API 1.1 holds audiences of install IDs; 1.0 those of custom user IDs and advertising IDs. "
+    "The delete goes to the version you choose."
+)
+
+
+def audience_where(api: str, version: str, audience_type: str) -> str:
+    """Which API holds an audience, and what it contains: "install IDs, Custom Audience API 1.1"."""
+    if not version:
+        return ""
+    contents = AUDIENCE_CONTENTS.get(audience_type, audience_type)
+    if api == "cep":
+        where = f"Audience API {version}"
+    elif version == "1.1":
+        where = "Custom Audience API 1.1"
+    else:
+        where = f"API {version}"
+    return f"{contents}, {where}" if contents else where
+
+
 PREVIEW_UNDECRYPTABLE = "The app's stored keys cannot be decrypted."
 
 
@@ -368,6 +405,27 @@ def renamed_from(old_name: str) -> str:
 
 
 API_KEY_LABEL, REST_API_KEY_LABEL = "Batch API key", "REST API key"
+PROJECT_KEY_LABEL = "Project key"
+KIND_IS_FIXED = "An app's kind cannot change: add the CEP project (or MEP app) as a new app."
+API_KEY_FIELD_LABEL = "Batch API key (MEP app) or project key (CEP project)"
+APP_KIND_HELP = (
+    "MEP app: an app of Batch's Mobile Engagement Platform (Custom Audience API 1.0 and 1.1). "
+    "CEP project: a project of Batch's Customer Engagement Platform (Audience API 2.x). "
+    "Chosen once: it says what the two keys are."
+)
+API_KEY_FIELD_HELP = (
+    "MEP app: the app's Live, Dev or SDK API key (Batch dashboard → Settings → General). "
+    "CEP project: the project key, which starts with “project_” (the project's Settings → General)."
+)
+REST_KEY_FIELD_HELP = (
+    "The company REST API key (Batch dashboard → Settings → General, or Account settings → API keys): "
+    "sent as X-Authorization to an MEP app, as a Bearer token to a CEP project."
+)
+
+
+def api_key_label(kind: str) -> str:
+    """What the first of an app's two keys is called, for its kind."""
+    return PROJECT_KEY_LABEL if kind == "cep" else API_KEY_LABEL
 
 
 def keys_replaced(labels: list[str]) -> str:
@@ -562,3 +620,35 @@ def outcome_counts(counts: dict[str, int]) -> str:
         ("skipped", "not attempted"),
     ]
     return " · ".join(f"{counts[key]:,} {word}" for key, word in words if counts.get(key))
+
+
+def cli_version_for_project(app_name: str) -> str:
+    return f"{app_name!r} is a CEP project: --api-version is for MEP apps (its Audience API version is a setting)."
+
+
+def cli_version_undecided(audience: str, warning: str) -> str:
+    why = warning or f"audience {audience!r} exists in both Custom Audience API 1.1 and 1.0"
+    return f"Cannot tell which API version to delete through: {why.rstrip('.')}. Pass --api-version 1.1 or 1.0."
+
+
+def removal_event_message(state: str, answer: str, *, checks: int) -> str:
+    """The follow-up's audit message: what Batch said at the last of ``checks`` checks."""
+    asked = f" ({checks} check{'s' if checks != 1 else ''}; Batch's last answer: {answer})" if answer else ""
+    if state == "applied":
+        return "Batch applied the removal" + asked
+    return "Batch did not confirm the removal within the follow-up window" + asked
+
+
+def removal_state(state: str, applied_at_text: str = "") -> str:
+    """What the history, an attempt's page and a bulk job say of a CEP removal after Batch accepted it."""
+    if state == "applied":
+        return f"removal applied at {applied_at_text}" if applied_at_text else "removal applied"
+    if state == "unconfirmed":
+        return "removal not confirmed by Batch within the follow-up window"
+    return "removal not confirmed yet"
+
+
+def project_rate(rate: float) -> str:
+    """ "1 request a second" (BATCH_PROJECT_RATE)."""
+    shown = f"{rate:g}"
+    return f"{shown} request{'s' if rate != 1 else ''} a second"

@@ -27,6 +27,7 @@ def _test_settings(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.BATCH_API_URL = "http://127.0.0.1:9"
     settings.BATCH_API_MAX_TRIES = 1  # tests that talk to Batch use `fast_client`, with its own tries
+    settings.BATCH_PROJECT_RATE = 0  # CEP pacing off, but in its own tests (tests/test_pacing.py)
     # The test client speaks plain HTTP; production redirects to HTTPS (tested in test_security).
     settings.SECURE_SSL_REDIRECT = False
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False

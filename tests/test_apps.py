@@ -35,7 +35,7 @@ def test_every_row_has_its_actions_in_a_cell_and_an_archived_row_offers_restore(
     html = logged_in(keyadmin).get(reverse("app_list")).content.decode()
     assert 'td class="row-actions"' not in html  # a flex <td> leaves its table row: the misaligned cells
     rows = re.findall(r"<tr[ >].*?</tr>", html, re.S)[1:]
-    assert len(rows) == 2 and all(row.count("<td") == 8 for row in rows)  # as many cells as headers
+    assert len(rows) == 2 and all(row.count("<td") == 9 for row in rows)  # as many cells as headers
     active, archived = rows
     assert "Test connection" in active and "Restore" not in active
     assert "Restore" in archived and "Test connection" not in archived and "Edit" not in archived
@@ -87,3 +87,42 @@ def test_keys_changed_after_the_last_test_say_so(keyadmin, batch_app, fast_clien
     services.app_test_connection(actor=keyadmin, app=batch_app, ip=None)
     services.app_update(actor=keyadmin, app=batch_app, name=batch_app.name, rest_api_key="X" * 20, ip=None)
     assert "Keys changed since: not tested yet" in logged_in(keyadmin).get(reverse("app_list")).content.decode()
+
+
+PROJECT_KEY = "project_0664hxvwffvbpn278gxdyhsadddqgna6"
+PROJECT_REST = "RESTKEY-project-0123456789abcdef"
+
+
+def test_a_cep_project_is_added_with_its_kind_and_its_keys_tested_the_cep_way(keyadmin, simulator, fast_client):
+    simulator.add_project(PROJECT_KEY, PROJECT_REST, audiences=["spring-sale"])
+    client = logged_in(keyadmin)
+    form = {"name": "Shop CEP", "kind": "cep", "api_key": PROJECT_KEY, "rest_api_key": PROJECT_REST}
+    [(level, text)] = said(client.post(reverse("app_create"), form))
+
+    assert level == "success" and "work" in text
+    app = BatchApp.objects.get(name="Shop CEP")
+    assert app.kind == BatchApp.Kind.CEP and app.api_key_hint == "…gna6"
+    [sent] = [r for r in simulator.requests if not r.path.startswith("/_sim")]
+    assert (sent.method, sent.path, sent.query) == ("GET", "/2.11/audiences/list", "limit=1")
+    assert sent.headers["Authorization"] == f"Bearer {PROJECT_REST}"
+    assert sent.headers["X-Batch-Project"] == PROJECT_KEY
+    page = client.get(reverse("app_list")).content.decode()
+    assert "CEP project" in page and PROJECT_KEY not in page
+    edit = client.get(reverse("app_edit", args=[app.pk])).content.decode()
+    assert "Project key" in edit and PROJECT_KEY not in edit
+
+
+def test_the_kind_of_an_app_cannot_change(keyadmin, batch_app, fast_client):
+    client = logged_in(keyadmin)
+    client.post(reverse("app_edit", args=[batch_app.pk]), {"name": batch_app.name, "kind": "cep"})
+    assert BatchApp.objects.get(pk=batch_app.pk).kind == BatchApp.Kind.MEP
+
+
+def test_pickers_name_each_app_with_its_kind(operator, batch_app, keyadmin, simulator, fast_client):
+    simulator.add_project(PROJECT_KEY, PROJECT_REST)
+    services.app_create(
+        actor=keyadmin, name="Shop CEP", kind="cep", api_key=PROJECT_KEY, rest_api_key=PROJECT_REST, ip=None
+    )
+    page = logged_in(operator).get(reverse("audience_delete")).content.decode()
+    assert '<optgroup label="MEP apps">' in page and '<optgroup label="CEP projects">' in page
+    assert page.index("Shop iOS") < page.index("CEP projects") < page.index("Shop CEP")

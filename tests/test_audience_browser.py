@@ -42,7 +42,11 @@ def test_batchs_order_is_one_list_call_of_the_page_size(web, batch_app, lots, si
     simulator.clear_requests()
     html = _browse(web, batch_app)
     assert _names(html) == lots[::-1][:50]
-    assert [(r.method, r.query) for r in simulator.requests] == [("GET", "from=0&limit=50")]
+    # one list call of the page size per Custom Audience API version
+    assert [(r.method, r.path.split("/")[1], r.query) for r in simulator.requests] == [
+        ("GET", "1.1", "from=0&limit=50"),
+        ("GET", "1.0", "from=0&limit=50"),
+    ]
 
 
 def test_search_finds_names_across_the_whole_app_whatever_their_case(web, batch_app, lots, simulator):
@@ -51,9 +55,10 @@ def test_search_finds_names_across_the_whole_app_whatever_their_case(web, batch_
     assert sorted(_names(html)) == ["Promo-100", "Promo-110", "Promo-120", "Promo-130", "Promo-140",
                                     "Promo-150", "Promo-160", "Promo-170", "Promo-180", "Promo-190"]  # fmt: skip
     assert "10 audiences whose name contains “promo-1”, across the whole app" in html
-    assert len(simulator.requests) == 3  # the full list, a hundred a call
+    # the full list, a hundred a call: three pages of 1.1, one (empty) of 1.0
+    assert [r.path.split("/")[1] for r in simulator.requests] == ["1.1", "1.1", "1.1", "1.0"]
     _browse(web, batch_app, q="PROMO-2")
-    assert len(simulator.requests) == 3  # kept a minute: the next search costs no call
+    assert len(simulator.requests) == 4  # kept a minute: the next search costs no call
     assert "No audience name contains “zzz”." in _browse(web, batch_app, q="zzz")
 
 

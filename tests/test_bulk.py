@@ -49,7 +49,7 @@ def test_paste_review_confirm_run(web, operator, batch_app, many, fast_client, s
     # never-existed is not in Batch's list: it is listed and left out of the job
     assert "Delete 20 audiences" in html and "1</strong> duplicate removed" in html
     assert "<code>never-existed</code>" in html and "1</strong> is not in Batch" in html
-    assert [r.method for r in simulator.requests] == ["GET"]  # the app's list, once; nothing deleted yet
+    assert [r.method for r in simulator.requests] == ["GET", "GET"]  # each version's list, once; nothing deleted
 
     wrong = web.post(
         reverse("bulk_confirm"), {"app": batch_app.pk, "names": "\n".join([*many, "never-existed"]), "count": 20}
@@ -73,7 +73,8 @@ def test_paste_review_confirm_run(web, operator, batch_app, many, fast_client, s
     assert sorted(simulator.audience_names(app_keys.api_key)) == ["beta", "churned_q3", "old-03", "spring-sale"]
     # every item audited exactly like a single delete, plus the job id
     requested = AuditEvent.objects.filter(kind="delete_requested")
-    assert requested.count() == 21 and all(e.details == {"job": job.pk} for e in requested)
+    expected = {"job": job.pk, "api": "mep", "version": "1.1"}
+    assert requested.count() == 21 and all(e.details == expected for e in requested)
     assert set(requested.values_list("source", flat=True)) == {"bulk"}
     completed = AuditEvent.objects.filter(kind="delete_completed")
     assert completed.count() == 21

@@ -89,7 +89,8 @@ def test_the_review_checks_existence_from_the_full_list_page_by_page(web, batch_
     html = web.post(reverse("bulk_new"), {"app": batch_app.pk, "names": "\n".join(wanted)}).content.decode()
 
     lists = [r for r in simulator.requests if r.method == "GET"]
-    assert len(simulator.requests) == len(lists) == 3  # 253 audiences, 100 a call; not one call per name
+    # 253 audiences, 100 a call (and 1.0's empty list): not one call per name
+    assert len(simulator.requests) == len(lists) == 4
     assert "Delete 4 audiences" in html
     assert "<strong>4</strong> exist in Batch and will be deleted: <strong>3,369</strong> IDs in all" in html
     assert "<strong>2</strong> are not in Batch and will not be sent: <code>gone-1</code>, <code>gone-2</code>" in html
@@ -111,8 +112,10 @@ def test_when_the_list_cannot_be_read_the_operator_is_told_and_may_go_on(web, ba
 def test_one_function_reads_the_whole_list(batch_app, simulator, app_keys, batch_url):
     for i in range(150):
         simulator.add_audience(app_keys.api_key, f"aud-{i:03d}")
+    simulator.add_audience(app_keys.api_key, "custom-ids", version="1.0")
     full = services.all_audiences(app=batch_app)
-    assert full.complete and len(full.audiences) == 153 and full.calls == 2
+    assert full.complete and len(full.audiences) == 154 and full.calls == 3  # two pages of 1.1, one of 1.0
+    assert full.by_name()["custom-ids"]["api_version"] == "1.0"
     capped = services.all_audiences(app=batch_app, max_audiences=100)
     assert not capped.complete and "more than 100 audiences" in capped.error
 

@@ -47,14 +47,14 @@ def test_cli_without_actor_records_the_os_user_of_the_process(batch_app, fast_cl
     run("--app", "Shop iOS", "beta")
     requested = AuditEvent.objects.filter(audience="beta").order_by("id").first()
     assert requested.actor_username == f"cli:{REAL_OS_USER}" and requested.actor is None
-    assert requested.details == {"cli_os_user": REAL_OS_USER}
+    assert requested.details == {"cli_os_user": REAL_OS_USER, "api": "mep", "version": "1.1"}
 
 
 def test_cli_on_behalf_of_a_user_records_who_ran_it_too(operator, viewer, batch_app, fast_client, forged_login_name):
     run("--app", "Shop iOS", "--actor", "otto", "beta")
     requested, completed = AuditEvent.objects.filter(audience="beta").order_by("id")
     assert (requested.actor, requested.actor_username, completed.actor_username) == (operator, "otto", "otto")
-    assert requested.details == {"cli_os_user": REAL_OS_USER, "on_behalf_of": "otto"}
+    assert requested.details == {"cli_os_user": REAL_OS_USER, "on_behalf_of": "otto", "api": "mep", "version": "1.1"}
     # the history says it, in the list and on the event's page
     client = Client()
     client.force_login(viewer)

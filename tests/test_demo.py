@@ -134,3 +134,23 @@ def test_the_demo_shows_styled_pages_and_a_readable_terminal(tmp_path):
     assert re.search(r" INFO audienceadmin\.requests \[\w+\] GET /apps/ 403 [0-9.]+ ms$", refusal), refusal
     assert not [line for line in lines if "Traceback" in line or line.startswith("  | ")], "a 403 is one line"
     assert max(len(line) for line in lines) < 200, max(lines, key=len)
+
+
+@pytest.mark.django_db
+def test_the_demo_has_all_three_kinds_of_audience(demo_apps, django_user_model, monkeypatch):
+    admin = django_user_model.objects.get(username="admin")
+    assert services.audience_preview(app=demo_apps, name="crm-loyalty-members").version == "1.0"
+    assert services.audience_preview(app=demo_apps, name="beta-testers").choose_version  # in 1.1 and 1.0
+    result = services.audience_delete(actor=admin, app=demo_apps, name="gaid-lookalikes", ip=None, api_version="1.0")
+    assert result.deleted and result.api_label == "Custom Audience API 1.0"
+
+    project = selectors.app_by_name(demo.DEMO_PROJECT)
+    assert project.kind == "cep"
+    removed = services.audience_delete(actor=admin, app=project, name="cep-winback-2025", ip=None)
+    assert removed.deleted and "accepted the removal" in removed.message
+    from audienceadmin.models import RemovalFollowUp
+
+    follow_up = RemovalFollowUp.objects.get(attempt=removed.attempt)
+    assert services.removal_check(follow_up.pk) == "pending"  # Batch applies it a few seconds later
+    failing = services.audience_delete(actor=admin, app=project, name="demo-forbidden", ip=None)
+    assert failing.outcome == Outcome.REJECTED and failing.http_status == 403

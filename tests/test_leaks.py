@@ -20,7 +20,7 @@ from django.urls import reverse
 
 from audienceadmin import batch, services
 from audienceadmin.fields import DecryptionError
-from audienceadmin.models import BatchApp
+from audienceadmin.models import BatchApp, RemovalFollowUp
 from tests.batch.test_redaction import independent_skeleton
 from tests.conftest import PASSWORD, delete_through_pages, make_user
 
@@ -78,16 +78,34 @@ def dump_every_table() -> list[tuple[str, str]]:
 
 @pytest.fixture
 def leaky_keys(simulator, keyadmin):
-    """Two apps, one with keys Batch accepts and one with a REST key Batch refuses."""
+    """Two MEP apps, one with keys Batch accepts and one with a REST key Batch refuses, and a CEP
+    project (its project key is as secret as the others)."""
     keys = {
         name: ("LEAKAPI" + secrets.token_hex(10), "LEAKREST" + secrets.token_hex(10))
         for name in ("Good app", "Refused app")
     }
+    keys[CEP_PROJECT] = ("project_" + secrets.token_hex(16), "LEAKCEPREST" + secrets.token_hex(10))
     simulator.add_app(keys["Good app"][0], keys["Good app"][1], audiences=["keep-me"])
     simulator.add_app(keys["Refused app"][0], "NOT-THE-STORED-KEY-0000", audiences=["keep-me"])
+    simulator.add_project(*keys[CEP_PROJECT], audiences=["keep-me"])
     for name, (api_key, rest_key) in keys.items():
-        services.app_create(actor=keyadmin, name=name, api_key=api_key, rest_api_key=rest_key, ip="127.0.0.1")
+        kind = "cep" if name == CEP_PROJECT else "mep"
+        services.app_create(
+            actor=keyadmin, name=name, kind=kind, api_key=api_key, rest_api_key=rest_key, ip="127.0.0.1"
+        )
     return keys
+
+
+CEP_PROJECT = "CEP project"
+
+
+def restore_keep_me(simulator, leaky_keys) -> None:
+    for name, (api_key, _) in leaky_keys.items():
+        if name == CEP_PROJECT:
+            if "keep-me" not in simulator.cep_audience_names(api_key):
+                simulator.add_cep_audience(api_key, "keep-me")
+        else:
+            simulator.add_audience(api_key, "keep-me")
 
 
 def test_no_key_leaks_anywhere(
@@ -112,6 +130,7 @@ def test_no_key_leaks_anywhere(
     apps = list(BatchApp.objects.all())
     client_config_fast = batch.ClientConfig(base_url=simulator.url, read_timeout=0.2, max_tries=2)
     short_client = batch.MepClient(batch.Transport(client_config_fast, sleep=lambda s: None))
+    short_cep = batch.CepClient(short_client.transport)
 
     # 1. every page, as every role
     for user in (None, viewer, operator, keyadmin, superuser):
@@ -142,8 +161,9 @@ def test_no_key_leaks_anywhere(
             hay.add_response(f"confirmation {app} {fault}", page)  # the preview, through the same fault
             form = {"app": app.pk, "name": "keep-me", "confirm_name": "keep-me", "ticket": page.context["ticket"]}
             hay.add_response(f"delete {app} {fault}", web.post(reverse("audience_delete_confirm"), form, follow=True))
-            for api_key, _ in leaky_keys.values():
-                simulator.add_audience(api_key, "keep-me")
+            for follow_up in RemovalFollowUp.objects.filter(state="pending"):  # a CEP removal's own event
+                services.removal_check(follow_up.pk)
+            restore_keep_me(simulator, leaky_keys)
         hay.add_response(f"test connection {app}", web.post(reverse("app_test_connection", args=[app.pk]), follow=True))
     simulator.clear_faults()
 
@@ -154,18 +174,20 @@ def test_no_key_leaks_anywhere(
             simulator.clear_faults()
             simulator.add_fault(**fault)
             try:
-                short_client.delete_audience(creds, "keep-me")
+                (short_cep if app_name == CEP_PROJECT else short_client).delete_audience(creds, "keep-me")
             except batch.BatchError as exc:
                 hay.add(f"exception {app_name} {fault}", f"{exc!s} {exc!r} {exc.message} {exc.args}")
     simulator.clear_faults()
     unreachable = batch.MepClient(batch.Transport(batch.ClientConfig(base_url="http://127.0.0.1:9", max_tries=1)))
-    for api_key, rest_key in leaky_keys.values():
+    for name, (api_key, rest_key) in leaky_keys.items():
+        client = batch.CepClient(unreachable.transport) if name == CEP_PROJECT else unreachable
         try:
-            unreachable.delete_audience(batch.Credentials(api_key, rest_key), "x")
+            client.delete_audience(batch.Credentials(api_key, rest_key), "x")
         except batch.BatchError as exc:
             hay.add("exception unreachable", f"{exc!s} {exc!r} {exc.__context__!r} {exc.__cause__!r}")
 
     # 4. the CLI, both outcomes
+    restore_keep_me(simulator, leaky_keys)
     for app in apps:
         out, err = StringIO(), StringIO()
         try:
@@ -197,11 +219,14 @@ def test_no_key_leaks_anywhere(
 
     assert len(hay.places) > 300  # the crawl did happen
     assert any("HTTP 401" in text for _, text in hay.places)  # and reached the error paths
+    assert any("Batch accepted the removal" in text for _, text in hay.places)  # and the CEP project's
+    assert RemovalFollowUp.objects.exclude(state="pending").exists()  # and its follow-up
     assert any(r.name.startswith("urllib3") for r in caplog.records)  # urllib3 did log at DEBUG
     readable = [(where, independent_skeleton(text)) for where, text in hay.places]
     for api_key, rest_key in leaky_keys.values():
         for secret in (api_key, rest_key):  # in any case, encoding or disguise, or 8 characters of it
-            skel = independent_skeleton(secret)
+            # "project_" is the public shape of every project key (and a word pages use): its secret is the rest
+            skel = independent_skeleton(secret.removeprefix("project_"))
             windows = {skel[i : i + 8] for i in range(len(skel) - 7)}
             leaks = [where for where, text in readable if any(w in text for w in windows)]
             assert leaks == [], f"a key leaked into: {leaks[:5]}"

@@ -47,6 +47,8 @@ def test_the_requested_event_exists_before_batch_is_called(operator, batch_app, 
     seen = []
 
     class SpyClient:
+        api, version, label = "mep", "1.1", "Custom Audience API 1.1"
+
         def delete_audience(self, credentials, name):
             seen.append(list(AuditEvent.objects.filter(audience=name).values_list("kind", flat=True)))
             raise batch.OutcomeUnknown("timeout")

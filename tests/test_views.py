@@ -94,7 +94,9 @@ def test_step_one_shows_the_confirmation_page_without_deleting(operator, batch_a
     assert "This cannot be undone" in html
     assert "empty audience" in html
     assert "Shop iOS" in html and "beta" in html
-    assert [r.method for r in simulator.requests] == ["GET"]  # the impact preview; nothing deleted
+    # the impact preview, in 1.1 then 1.0; nothing deleted
+    assert [(r.method, r.path.split("/")[1]) for r in simulator.requests] == [("GET", "1.1"), ("GET", "1.0")]
+    assert "install IDs, Custom Audience API 1.1" in html
 
 
 def test_confirming_with_a_mismatched_name_deletes_nothing(operator, batch_app, simulator):

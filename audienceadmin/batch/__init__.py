@@ -1,8 +1,14 @@
 """The Batch boundary: everything that talks to Batch's APIs, and nothing else does.
 
-``transport`` (timeouts, retries, the deadline, the pause gate, bounded reads, redaction) is shared by
-the dialects; ``mep`` speaks Custom Audience API 1.0/1.1. Services ask for a client here and handle
-the outcomes in ``errors``. ``simulator/`` is a stand-alone Batch for the demo and the tests.
+``transport`` (timeouts, retries, the deadline, the pause gate in ``gate``, bounded reads, redaction;
+its session in ``session``, error bodies in ``answers``) is shared by the dialects; ``mep`` speaks
+Custom Audience API 1.0/1.1 (an MEP app), ``cep`` the Audience API 2.x (a CEP project). Both return
+the same ``BatchResponse`` and raise the same outcomes (``errors``). Services ask ``client_for(kind)``
+and never see a URL. ``simulator/`` is a stand-alone Batch for the demo and the tests.
+
+A third dialect: a module with a client class of the same shape (``api``, ``version``, ``label``,
+``delete_audience``, ``get_audience``, ``list_audiences``, ``bound``, ``new_gate``) building
+``transport.Request``s, a value in ``KINDS`` and a branch in ``client_for``.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
+from audienceadmin.batch.cep import CepClient
 from audienceadmin.batch.errors import (
     BatchApiError,
     BatchError,
@@ -35,7 +42,9 @@ __all__ = [
     "BatchError",
     "BatchResponse",
     "BatchUnavailable",
+    "CepClient",
     "ClientConfig",
+    "Client",
     "Credentials",
     "MepClient",
     "NotSent",
@@ -45,6 +54,7 @@ __all__ = [
     "StopCheck",
     "Transport",
     "answer_label",
+    "client_for",
     "config_from_settings",
     "get_client",
     "is_valid_audience_name",
@@ -52,6 +62,10 @@ __all__ = [
     "refuse_new_calls",
     "shutting_down",
 ]
+
+MEP, CEP = "mep", "cep"
+KINDS = (MEP, CEP)
+Client = MepClient | CepClient
 
 AUDIENCE_NAME_RE = re.compile(r"[A-Za-z0-9_-]{1,255}")
 
@@ -81,3 +95,16 @@ def _transport_for(config: ClientConfig) -> Transport:
 def get_client() -> MepClient:
     """The process-wide client (one connection pool) for the current settings."""
     return MepClient(_transport_for(config_from_settings()))
+
+
+def client_for(kind: str, *, version: str | None = None) -> Client:
+    """The client of an app of ``kind`` (``MEP``: Custom Audience API ``version``, 1.1 unless said;
+    ``CEP``: ``BATCH_PROJECT_API_VERSION`` unless said), sharing the process-wide transport."""
+    from django.conf import settings
+
+    if kind == CEP:
+        # The MEP client's transport: one connection pool (and, in tests, one fake clock) for both.
+        return CepClient(get_client().transport, version or settings.BATCH_PROJECT_API_VERSION)
+    if kind == MEP:
+        return get_client().with_version(version) if version else get_client()
+    raise ValueError(f"unknown kind of Batch app: {kind!r}")

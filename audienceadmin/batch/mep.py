@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from audienceadmin.batch.errors import BatchResponse
+from audienceadmin.batch.gate import PauseGate, StopCheck
 from audienceadmin.batch.secrets import Credentials
-from audienceadmin.batch.transport import PauseGate, Request, StopCheck, Transport
+from audienceadmin.batch.transport import Request, Transport
 
+API = "mep"
 VERSIONS = ("1.1", "1.0")
 DEFAULT_VERSION = "1.1"
 LIST_MAX = 100
@@ -36,14 +38,22 @@ class MepClient:
     version: str = DEFAULT_VERSION
     gate: PauseGate | None = None
     should_stop: StopCheck | None = None
+    api: str = API
 
     def __post_init__(self) -> None:
         if self.version not in VERSIONS:
             raise ValueError(f"Custom Audience API version must be one of {VERSIONS}")
 
+    @property
+    def label(self) -> str:
+        return f"Custom Audience API {self.version}"
+
     def bound(self, *, gate: PauseGate | None = None, should_stop: StopCheck | None = None) -> MepClient:
         """The same client (same connection pool) with a job's pause gate and stop check."""
         return MepClient(self.transport, self.version, gate=gate, should_stop=should_stop)
+
+    def with_version(self, version: str) -> MepClient:
+        return MepClient(self.transport, version, gate=self.gate, should_stop=self.should_stop)
 
     def new_gate(self) -> PauseGate:
         return self.transport.new_gate()

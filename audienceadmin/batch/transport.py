@@ -17,13 +17,10 @@
 
 from __future__ import annotations
 
-import email.utils
 import http.client
-import http.cookiejar
 import json
 import logging
 import random
-import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -35,10 +32,10 @@ from urllib.parse import quote
 import requests
 import urllib3.exceptions
 from django.views.decorators.debug import sensitive_variables
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, NewConnectionError
 
 from audienceadmin.batch import deadline
+from audienceadmin.batch.answers import MAX_MESSAGE_CHARS, parse_error_body, parse_retry_after
 from audienceadmin.batch.errors import (
     BatchApiError,
     BatchError,
@@ -47,18 +44,17 @@ from audienceadmin.batch.errors import (
     NotSent,
     OutcomeUnknown,
 )
+from audienceadmin.batch.gate import PauseGate, StopCheck
 from audienceadmin.batch.redaction import Redactor
 from audienceadmin.batch.secrets import Credentials
+from audienceadmin.batch.session import new_session
+
+__all__ = ["MAX_MESSAGE_CHARS", "PauseGate", "StopCheck", "new_session", "parse_error_body"]
 
 RETRYABLE_STATUSES = frozenset({429, 500, 502, 503})
 PAUSING_STATUSES = frozenset({429, 503})
 MAX_ERROR_BODY = 64 * 1024
 MAX_SUCCESS_BODY = 4 * 1024 * 1024
-MAX_MESSAGE_CHARS = 500
-_ERROR_NAME_RE = re.compile(r"[A-Z][A-Z0-9_]{1,63}")
-_KEY_IN_PATH_RE = re.compile(r"(/1\.\d+/)[^/\s\"?]+")
-# What a call may be told not to do: a callable answering why (a short word) or "".
-StopCheck = Callable[[], str]
 
 logger = logging.getLogger("audienceadmin.batch")
 _shutting_down = threading.Event()
@@ -115,69 +111,6 @@ class Request:
     known_errors: Mapping[int, tuple[str, str]] = field(default_factory=dict)
 
 
-def _parse_retry_after(value: str | None, now: Callable[[], datetime]) -> float | None:
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - now()).total_seconds())
-
-
-def _clean_message(text: str, redactor: Redactor) -> str:
-    text = " ".join(redactor.field(text).split())
-    if len(text) > MAX_MESSAGE_CHARS:
-        text = text[: MAX_MESSAGE_CHARS - 1] + "…"
-    return text
-
-
-def parse_error_body(
-    status: int, body: bytes, redactor: Redactor, known_errors: Mapping[int, tuple[str, str]]
-) -> tuple[str, str, str]:
-    """(error name, error code, message) from whatever Batch or a proxy sent; never raises.
-
-    Batch's MEP error body is not documented (public clients read ``message``, some ``code``,
-    ``error_code`` or ``error_message``); CEP's is ``{"error_message", "error_code"}`` with a string
-    code. Names are taken from string values that look like ``UPPER_SNAKE``, codes from integers and
-    short digit strings; a value that holds a key is dropped; the dialect's table fills what is missing.
-    """
-    name = code = message = ""
-    data: Any = None
-    try:
-        data = json.loads(body) if body.strip() else None
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        data = None
-    if isinstance(data, dict):
-        for key in ("error_code", "code", "error", "name"):
-            value = data.get(key)
-            if isinstance(value, bool):
-                continue
-            if isinstance(value, int) and not code:
-                code = str(value)[:32]
-            elif isinstance(value, str) and not redactor.contains_key(value):
-                if not name and _ERROR_NAME_RE.fullmatch(value):
-                    name = value
-                elif not code and value.isdigit() and len(value) <= 6:
-                    code = value
-        for key in ("message", "error_message"):
-            value = data.get(key)
-            if isinstance(value, str) and value.strip():
-                message = _clean_message(value, redactor)
-                break
-    known_name, known_code = known_errors.get(status, ("", ""))
-    if not name:
-        name = known_name
-    if not code and name == known_name:
-        code = known_code
-    return name, code, message
-
-
 def _not_sent(exc: requests.ConnectionError) -> bool:
     """True when the connection failed before any byte of the request could reach Batch."""
     if isinstance(exc, requests.ConnectTimeout):
@@ -202,43 +135,6 @@ class _Answer:
     retry_after: str | None
     body: bytes
     body_error: str
-
-
-class PauseGate:
-    """Shared by the threads of one bulk job: a 429 or 503 seen by any of them pauses them all
-    (each waits at the gate before its next try) for as long as Batch asked."""
-
-    def __init__(self, *, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
-        self._clock: Callable[[], float] = clock
-        self._sleep: Callable[[float], None] = sleep
-        self._until = 0.0
-        self._lock = threading.Lock()
-        self.pauses = 0
-
-    def pause(self, seconds: float) -> None:
-        with self._lock:
-            until = self._clock() + seconds
-            if until > self._until:
-                self._until = until
-                self.pauses += 1
-
-    def remaining(self) -> float:
-        with self._lock:
-            return max(0.0, self._until - self._clock())
-
-    def wait(self, should_stop: StopCheck | None = None, *, at_most: float | None = None) -> str:
-        """Wait until the pause is over: "" then; or why waiting stopped early ("cancelled"...,
-        "pause_too_long" when the pause outlasts ``at_most`` seconds)."""
-        waited = 0.0
-        while (remaining := self.remaining()) > 0:
-            if should_stop is not None and (reason := should_stop()):
-                return reason
-            if at_most is not None and waited + remaining > at_most:
-                return "pause_too_long"
-            step = min(remaining, 0.25)
-            self._sleep(step)
-            waited += step
-        return ""
 
 
 class Transport:
@@ -333,7 +229,7 @@ class Transport:
                 raise BatchUnavailable("http", tries=tries, elapsed=elapsed, **detail)
             retry_after = None
             if status in PAUSING_STATUSES:
-                retry_after = _parse_retry_after(answer.retry_after, self._now)
+                retry_after = parse_retry_after(answer.retry_after, self._now)
             failure = BatchUnavailable("http", tries=tries, elapsed=elapsed, retry_after=retry_after, **detail)
             self._before_retry(failure, gate, stop_reason, start)
 
@@ -442,40 +338,3 @@ def _body_error(exc: BaseException) -> str:
     if isinstance(exc, urllib3.exceptions.ReadTimeoutError | requests.ReadTimeout | TimeoutError):
         return "timeout"
     return "truncated"
-
-
-class _NoCookies(http.cookiejar.DefaultCookiePolicy):
-    def __init__(self) -> None:
-        super().__init__(allowed_domains=[])
-
-
-class _GuardedAdapter(HTTPAdapter):
-    """requests' adapter, with urllib3 pools whose connections join the thread's deadline exchange."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = deadline.POOL_CLASSES
-
-
-def new_session() -> requests.Session:
-    session = requests.Session()
-    # No cookie is ever kept: the session is shared between threads and needs no state.
-    session.cookies.set_policy(_NoCookies())
-    adapter = _GuardedAdapter(pool_connections=4, pool_maxsize=32, max_retries=0)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)
-    return session
-
-
-class _RedactKeysInUrls(logging.Filter):
-    """urllib3 logs request lines at DEBUG; an MEP API key is a path segment there."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.args:
-            args = record.args if isinstance(record.args, tuple) else (record.args,)
-            record.args = tuple(_KEY_IN_PATH_RE.sub(r"\1<key>", a) if isinstance(a, str) else a for a in args)
-        record.msg = _KEY_IN_PATH_RE.sub(r"\1<key>", str(record.msg))
-        return True
-
-
-logging.getLogger("urllib3.connectionpool").addFilter(_RedactKeysInUrls())

@@ -5,6 +5,7 @@ calls, and services and commands share them; call sites use the names re-exporte
 - ``apps``: which apps a user may act in; the apps pages; the operators;
 - ``history``: the audit trail's pages, CSV rows and detail; the last verification;
 - ``bulk``: bulk jobs a user may follow, a job's progress, items and results;
+- ``removals``: where CEP removals stand after Batch accepted them;
 - ``people``: people, their roles, MFA and lockouts; single sign-on's rules (domains, group mapping).
 """
 
@@ -23,6 +24,7 @@ from audienceadmin.selectors.apps import (
     apps_with_key_status,
     may_delete_in,
     operators,
+    project_names,
 )
 from audienceadmin.selectors.bulk import (
     RESULTS_COLUMNS,
@@ -76,9 +78,13 @@ from audienceadmin.selectors.people import (
     sso_login_email,
     username_taken,
 )
+from audienceadmin.selectors.removals import removal_follow_up, removal_follow_ups
 
 __all__ = [
     "EXPORT_COLUMNS",
+    "project_names",
+    "removal_follow_up",
+    "removal_follow_ups",
     "EXPORT_FIELDS",
     "HISTORY_VIEWS",
     "HISTORY_VIEW_CHOICES",

@@ -126,3 +126,8 @@ def apps_for_filter(*, user: User) -> list[BatchApp]:
 def apps_with_key_status() -> QuerySet[BatchApp]:
     """Active apps with who last set their keys and the last connection test's result."""
     return apps_all().filter(archived_at__isnull=True)
+
+
+def project_names() -> frozenset[str]:
+    """The names of the CEP projects (the history marks their rows)."""
+    return frozenset(BatchApp.objects.filter(kind=BatchApp.Kind.CEP).values_list("name", flat=True))

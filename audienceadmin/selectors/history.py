@@ -15,8 +15,9 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, TextField
 from django.db.models.functions import Cast, Lower
 
 from audienceadmin import audit, wording
-from audienceadmin.models import AuditEvent, AuditVerification, BatchApp
+from audienceadmin.models import AuditEvent, AuditVerification, BatchApp, RemovalFollowUp
 from audienceadmin.selectors.apps import apps_hidden_in_history
+from audienceadmin.selectors.removals import removal_follow_ups
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
@@ -30,6 +31,7 @@ class AttemptRow:
 
     requested: EventRow
     completed: EventRow | None
+    removal: RemovalFollowUp | None = None  # a CEP removal Batch accepted: where it stands
 
     @property
     def at(self) -> datetime:
@@ -289,12 +291,13 @@ def _as_attempts(events: list[EventRow]) -> list[AttemptRow]:
     """Join each driver event with the other event of its attempt (one query for the page)."""
     others = AuditEvent.objects.filter(attempt__in=[e.attempt for e in events]).exclude(id__in=[e.id for e in events])
     other = {e.attempt: e for e in _rows(others)}
+    removals = removal_follow_ups(e.attempt for e in events)
     rows: list[AttemptRow] = []
     for event in events:
         if event.kind == Kind.DELETE_REQUESTED:
-            rows.append(AttemptRow(event, other.get(event.attempt)))
+            rows.append(AttemptRow(event, other.get(event.attempt), removals.get(event.attempt)))
         else:
-            rows.append(AttemptRow(other.get(event.attempt) or event, event))
+            rows.append(AttemptRow(other.get(event.attempt) or event, event, removals.get(event.attempt)))
     return rows
 
 

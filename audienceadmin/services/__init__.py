@@ -8,7 +8,9 @@ where the action happens. Call sites use the names re-exported here: ``services.
 - ``keys``: re-encrypting stored keys under the newest encryption key;
 - ``events``: security and app events; verifying the audit chain;
 - ``logins``: failed logins and lockouts, a burst from one address counted in one event;
-- ``audiences``: reading from Batch (the audience browser, the impact preview);
+- ``audiences``: the audience browser's pages; ``audience_lists``: an app's whole list (search, sorts,
+  a bulk list's existence check); ``previews``: the impact preview and the MEP version it resolves;
+- ``removals``: following a CEP removal Batch accepted until it is applied;
 - ``bulk``: creating, cancelling and resuming bulk jobs (``audienceadmin.bulk_runner`` runs them);
 - ``people``: invitations, roles, deactivation, lockouts; the audit of every way of signing in.
 """
@@ -30,22 +32,18 @@ from audienceadmin.services.attempts import (
     stale_attempt_age,
     sweep_throttle_reset,
 )
-from audienceadmin.services.audiences import BROWSE_SORTS as AUDIENCE_SORTS
-from audienceadmin.services.audiences import PAGE_SIZE as AUDIENCE_PAGE_SIZE
-from audienceadmin.services.audiences import PAGE_SIZES as AUDIENCE_PAGE_SIZES
-from audienceadmin.services.audiences import (
-    AudienceList,
+from audienceadmin.services.audience_lists import (
     Existence,
     FullList,
-    Preview,
     all_audiences,
     all_audiences_cached,
     all_audiences_forget,
-    audience_browse,
-    audience_list,
-    audience_preview,
     audiences_existence,
 )
+from audienceadmin.services.audiences import BROWSE_SORTS as AUDIENCE_SORTS
+from audienceadmin.services.audiences import PAGE_SIZE as AUDIENCE_PAGE_SIZE
+from audienceadmin.services.audiences import PAGE_SIZES as AUDIENCE_PAGE_SIZES
+from audienceadmin.services.audiences import AudienceList, audience_browse, audience_list
 from audienceadmin.services.bulk import bulk_items_skip_pending, bulk_job_cancel, bulk_job_create, bulk_jobs_resume
 from audienceadmin.services.deletion import (
     AttemptAlreadyMade,
@@ -60,6 +58,7 @@ from audienceadmin.services.deletion import (
 from audienceadmin.services.events import app_event_record, audit_log_verify, security_event_record
 from audienceadmin.services.keys import RotationReport, encryption_keys_rotate
 from audienceadmin.services.logins import lockout_record, login_bursts_close, login_failure_record
+from audienceadmin.services.pacing import expected_seconds, project_pacer
 from audienceadmin.services.people import (
     lockout_clear,
     mfa_change_recorded,
@@ -75,6 +74,8 @@ from audienceadmin.services.people import (
     sso_person_created,
     sso_roles_sync,
 )
+from audienceadmin.services.previews import Preview, audience_preview, delete_version, mep_resolve, mep_versions_in_use
+from audienceadmin.services.removals import removal_check, removal_checks_queue, removal_follow_up_start
 
 __all__ = [
     "AUDIENCE_PAGE_SIZE",
@@ -111,6 +112,9 @@ __all__ = [
     "audience_delete_prechecked",
     "audience_list",
     "audience_preview",
+    "delete_version",
+    "mep_resolve",
+    "mep_versions_in_use",
     "audit_log_verify",
     "bulk_items_skip_pending",
     "bulk_job_cancel",
@@ -118,6 +122,11 @@ __all__ = [
     "bulk_jobs_resume",
     "encryption_keys_rotate",
     "job_client",
+    "expected_seconds",
+    "project_pacer",
+    "removal_check",
+    "removal_checks_queue",
+    "removal_follow_up_start",
     "lockout_record",
     "login_bursts_close",
     "login_failure_record",

@@ -15,6 +15,7 @@ from audienceadmin import app_names, batch, selectors, wording
 from audienceadmin.batch import key_hint
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp
+from audienceadmin.services import pacing
 from audienceadmin.services.events import Actor, actor_fields, app_event_record
 
 if TYPE_CHECKING:
@@ -46,9 +47,12 @@ def app_create(
     rest_api_key: str,
     ip: str | None,
     allowed_operators: Iterable[User] = (),
+    kind: str = BatchApp.Kind.MEP,
 ) -> BatchApp:
+    """An MEP app (``api_key``: its API key) or a CEP project (``api_key``: its project key)."""
     app = BatchApp.objects.create(
         name=_checked_name(name),
+        kind=BatchApp.Kind(kind),
         api_key=api_key,
         rest_api_key=rest_api_key,
         api_key_hint=key_hint(api_key),
@@ -56,7 +60,14 @@ def app_create(
     )
     operators = list(allowed_operators)
     app.allowed_operators.set(operators)
-    app_event_record(Kind.APP_CREATED, actor=actor, app=app, ip=ip, message=_access_description(operators))
+    app_event_record(
+        Kind.APP_CREATED,
+        actor=actor,
+        app=app,
+        ip=ip,
+        message=_access_description(operators),
+        details={"kind": app.kind},
+    )
     return app
 
 
@@ -70,11 +81,15 @@ def app_update(
     rest_api_key: str = "",
     ip: str | None,
     allowed_operators: Iterable[User] | None = None,
+    kind: str | None = None,
 ) -> BatchApp:
     """Rename, replace keys, restrict access. An empty key means "keep the stored one";
     ``allowed_operators=None`` leaves access as it is. A name stored before the name rules
-    (``app_names``) is kept as it is; a new one is checked."""
+    (``app_names``) is kept as it is; a new one is checked. The kind never changes (``kind``, if
+    given, must be the app's): the stored keys mean what it says."""
     app = BatchApp.objects.select_for_update().get(pk=app.pk)
+    if kind is not None and kind != app.kind:
+        raise ValidationError(wording.KIND_IS_FIXED, code="kind")
     if name != app.name:
         name = _checked_name(name, renaming=app)
     if name != app.name:
@@ -86,7 +101,7 @@ def app_update(
     fields: list[str] = []
     if api_key:
         app.api_key, app.api_key_hint = api_key, key_hint(api_key)
-        changed.append(wording.API_KEY_LABEL)
+        changed.append(wording.api_key_label(app.kind))
         fields += ["api_key", "api_key_hint"]
     if rest_api_key:
         app.rest_api_key, app.rest_api_key_hint = rest_api_key, key_hint(rest_api_key)
@@ -140,12 +155,16 @@ class ConnectionTest:
 
 
 def app_test_connection(*, actor: Actor, app: BatchApp, ip: str | None) -> ConnectionTest:
-    """Call Batch's list route with the stored keys (read-only) and say whether they work."""
+    """Call Batch's list route with the stored keys (read-only; a CEP project's
+    ``audiences/list?limit=1``) and say whether they work."""
     status: int | None = None
     error_name = error_code = batch_message = ""
     try:
         credentials = app_credentials(app)
-        response = batch.get_client().list_audiences(credentials, limit=1)
+        client = batch.client_for(app.kind)
+        if isinstance(client, batch.CepClient):  # the project's shared pace
+            client = client.paced(pacing.project_pacer(app))
+        response = client.list_audiences(credentials, limit=1)
     except DecryptionError:
         result = ConnectionTest(False, wording.connection_undecryptable(app.name))
     except batch.BatchApiError as exc:

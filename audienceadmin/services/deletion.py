@@ -17,7 +17,7 @@ from django.utils import timezone
 from audienceadmin import batch, names, selectors, wording
 from audienceadmin.fields import DecryptionError
 from audienceadmin.models import AuditEvent, BatchApp, BulkItem
-from audienceadmin.services import late_records
+from audienceadmin.services import late_records, pacing, removals
 from audienceadmin.services.apps import app_credentials
 from audienceadmin.services.events import actor_fields, security_event_record
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("audienceadmin.services")
 Outcome = AuditEvent.Outcome
 Kind = AuditEvent.Kind
-BatchClient = batch.MepClient
+BatchClient = batch.Client
 Credentials = batch.Credentials
 
 
@@ -51,6 +51,7 @@ class BatchAnswer:
     error_name: str = ""
     error_code: str = ""
     batch_message: str = ""
+    indexing_token: str = ""  # a CEP removal's: what the follow-up asks about
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +63,8 @@ class DeletionResult(BatchAnswer):
     audience: str
     duration_ms: int = 0
     recorded: bool = True  # False: the *completed* event could not be written
+    api_label: str = ""  # "Custom Audience API 1.0", "Audience API 2.11"
+    is_project: bool = False
 
     @property
     def deleted(self) -> bool:
@@ -83,8 +86,13 @@ def audience_delete(
     client: BatchClient | None = None,
     details: dict[str, Any] | None = None,
     attempt: uuid.UUID | None = None,
+    api_version: str | None = None,
 ) -> DeletionResult:
     """Delete audience ``name`` of ``app`` in Batch, auditing the attempt before and after.
+
+    The call goes to the app's own API (``batch.client_for(app.kind)``): an MEP app's Custom Audience
+    API ``api_version`` (1.1 unless said), a CEP project's Audience API (``remove``, whose 202 is the
+    outcome ``deleted``: Batch accepted the removal; its indexing token is in the *completed* event).
 
     The *requested* event is committed before Batch is called; if it cannot be written, nothing is
     sent. A Batch-side failure is an outcome, not an exception: the *completed* event and the
@@ -119,6 +127,7 @@ def audience_delete(
         client=client,
         details=details,
         attempt=attempt,
+        api_version=api_version,
     )
 
 
@@ -148,6 +157,7 @@ def audience_delete_prechecked(
     credentials: Credentials | None = None,
     bulk_item: BulkItemRef | None = None,
     attempt: uuid.UUID | None = None,
+    api_version: str | None = None,
 ) -> DeletionResult:
     """``audience_delete`` for a caller that has already made its checks: a bulk job checks the
     name, the app and the permission once (and again at every renewal of its lease) and decrypts the
@@ -168,6 +178,10 @@ def audience_delete_prechecked(
             credentials = app_credentials(app)
         except DecryptionError:
             credentials = None  # recorded as failed: nothing can be sent
+    client = client or batch.client_for(app.kind, version=api_version)
+    if isinstance(client, batch.CepClient) and client.pace is None:
+        client = client.paced(pacing.project_pacer(app))
+    api = {"api": client.api, "version": client.version}
     given = attempt is not None
     attempt = attempt or uuid.uuid4()
     common = {
@@ -181,7 +195,7 @@ def audience_delete_prechecked(
     }
     try:
         with transaction.atomic(durable=True):  # committed here, or nothing is sent
-            event = AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, details=details or {}, **common)
+            event = AuditEvent.objects.create(kind=Kind.DELETE_REQUESTED, details=(details or {}) | api, **common)
             if bulk_item is not None:
                 _item_update(bulk_item, event.pk, only_pending=True, state=BulkItem.State.RUNNING, attempt=attempt)
     except IntegrityError:
@@ -193,7 +207,7 @@ def audience_delete_prechecked(
         raise
 
     started = time.monotonic()
-    answer = _call_batch(name, client or batch.get_client(), credentials)
+    answer = _call_batch(name, client, credentials)
     duration_ms = round((time.monotonic() - started) * 1000)
     recorded = complete(
         common,
@@ -205,7 +219,17 @@ def audience_delete_prechecked(
         message=answer.batch_message or wording.reason_text(answer.reason),
         tries=answer.tries,
         duration_ms=duration_ms,
+        details=api | ({"indexing_token": answer.indexing_token} if answer.indexing_token else {}),
     )
+    if answer.indexing_token and client.api == batch.CEP and answer.outcome == Outcome.DELETED:
+        removals.removal_follow_up_start(
+            app=app,
+            attempt=attempt,
+            audience=name,
+            version=client.version,
+            indexing_token=answer.indexing_token,
+            queue=bulk_item is None,
+        )
     logger.info(
         "audience %s in app %s: %s",
         name,
@@ -220,6 +244,8 @@ def audience_delete_prechecked(
         audience=name,
         duration_ms=duration_ms,
         recorded=recorded,
+        api_label=client.label,
+        is_project=client.api == batch.CEP,
     )
 
 
@@ -290,8 +316,13 @@ def _call_batch(name: str, client: BatchClient, credentials: Credentials | None)
     except batch.NotSent as exc:
         return _from_error(Outcome.NOT_SENT, exc)
     # A 2xx whose body could not be read is still Batch's answer; the audit notes the body.
-    reason = f"body_{response.body_error}" if response.body_error else "deleted"
-    return BatchAnswer(outcome=Outcome.DELETED, reason=reason, tries=response.tries, http_status=response.status)
+    token = response.data.get("indexing_token") if isinstance(response.data, dict) else None
+    token = token[:200] if isinstance(token, str) else ""
+    reason = "removal_accepted" if client.api == batch.CEP else "deleted"
+    reason = f"body_{response.body_error}" if response.body_error else reason
+    return BatchAnswer(
+        outcome=Outcome.DELETED, reason=reason, tries=response.tries, http_status=response.status, indexing_token=token
+    )
 
 
 def _from_error(outcome: str, exc: batch.BatchError) -> BatchAnswer:
@@ -306,8 +337,10 @@ def _from_error(outcome: str, exc: batch.BatchError) -> BatchAnswer:
     )
 
 
-def job_client(should_stop: batch.StopCheck, client: BatchClient | None = None) -> BatchClient:
-    """A client for one bulk job: a 429 or 503 seen by any of its threads pauses them all, and
-    ``should_stop`` (the job cancelled, its lease lost) keeps any of them from sending more."""
-    client = client or batch.get_client()
+def job_client(
+    should_stop: batch.StopCheck, client: BatchClient | None = None, *, kind: str = batch.MEP
+) -> BatchClient:
+    """A client for one bulk job in an app of ``kind``: a 429 or 503 seen by any of its threads pauses
+    them all, and ``should_stop`` (the job cancelled, its lease lost) keeps any of them from sending more."""
+    client = client or batch.client_for(kind)
     return client.bound(gate=client.new_gate(), should_stop=should_stop)

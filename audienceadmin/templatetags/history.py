@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import SafeString, mark_safe
 
-from audienceadmin import wording
+from audienceadmin import selectors, wording
 from audienceadmin.templatetags.numbers import count, duration
 from audienceadmin.templatetags.outcomes import outcome_badge, result_badge
 from audienceadmin.templatetags.times import batch_time
@@ -49,13 +49,22 @@ def _detail_url() -> str:
     return reverse("history_event", args=[0])[:-2]  # ".../events/" without "0/"
 
 
-def _attempt_row(row, detail: str, zone: tzinfo) -> str:
+def _app_cell(name: str, projects: frozenset[str]) -> str:
+    """The app's name, and its kind when it is a CEP project (MEP apps are the default)."""
+    if not name:
+        return "—"
+    return _e(name) + (' <span class="tag">CEP project</span>' if name in projects else "")
+
+
+def _attempt_row(row, detail: str, zone: tzinfo, projects: frozenset[str] = frozenset()) -> str:
     req, done = row.requested, row.completed
     if done is None:
-        outcome = outcome_badge("pending", wording.NO_ANSWER_YET)
+        outcome: str = outcome_badge("pending", wording.NO_ANSWER_YET)
         answer = took = ""
     else:
-        outcome = result_badge(done.outcome, done.get_outcome_display(), done.http_status)
+        outcome = str(result_badge(done.outcome, done.get_outcome_display(), done.http_status))
+        if row.removal is not None:
+            outcome += f'<div class="muted small">{_e(removal_text(row.removal, zone))}</div>'
         answer = _answer_cell(done)
         took = _e(duration(done.duration_ms))
         if took and (done.tries or 0) > 1:
@@ -66,17 +75,36 @@ def _attempt_row(row, detail: str, zone: tzinfo) -> str:
         cli = ' <span class="tag">CLI</span>' + (f'<div class="muted small">{_e(origin)}</div>' if origin else "")
     return (
         f'<tr><td data-label="When">{_when(req, detail, zone)}</td>'
-        f'<td data-label="Who">{_e(req.actor_username)}{cli}</td><td data-label="App">{_e(req.app_name)}</td>'
+        f'<td data-label="Who">{_e(req.actor_username)}{cli}</td>'
+        f'<td data-label="App">{_app_cell(req.app_name, projects)}</td>'
         f'<td data-label="Audience"><code class="name">{_e(req.audience)}</code></td>'
         f'<td data-label="Outcome">{outcome}</td><td data-label="Batch said">{answer}</td>'
         f'<td class="num" data-label="Duration">{took}</td></tr>'
     )
 
 
+def removal_text(follow_up, zone: tzinfo) -> str:
+    """ "removal applied at 2026-12-01 18:42:07" (the operator's zone), "removal not confirmed yet"."""
+    at = follow_up.applied_at
+    return wording.removal_state(follow_up.state, f"{at.astimezone(zone):%Y-%m-%d %H:%M:%S}" if at else "")
+
+
+@register.simple_tag
+def removal_of(removals, attempt):  # noqa: ANN201 - a RemovalFollowUp or None
+    """The follow-up of ``attempt`` among ``removals`` (``selectors.removal_follow_ups``)."""
+    return removals.get(attempt)
+
+
+@register.simple_tag
+def removal_status(follow_up) -> str:
+    return removal_text(follow_up, timezone.get_current_timezone()) if follow_up is not None else ""
+
+
 @register.simple_tag
 def attempt_rows(rows) -> SafeString:
     detail, zone = _detail_url(), timezone.get_current_timezone()
-    return mark_safe("\n".join(_attempt_row(row, detail, zone) for row in rows))  # noqa: S308 - escaped above
+    projects = selectors.project_names() if rows else frozenset()
+    return mark_safe("\n".join(_attempt_row(row, detail, zone, projects) for row in rows))  # noqa: S308 - escaped above
 
 
 @register.filter
@@ -119,6 +147,12 @@ _DETAIL_LABELS = {
     "refused_while_locked_out": "Refused while locked out",
     "first_at": "First",
     "last_at": "Last",
+    "api": "Batch API",
+    "version": "API version",
+    "indexing_token": "Indexing token",
+    "attempt": "Deletion attempt",
+    "checks": "Follow-up checks",
+    "kind": "Kind",
 }
 _SHOWN_ELSEWHERE = {"cli_os_user", "on_behalf_of"}  # the "Who" line says it (cli_origin)
 

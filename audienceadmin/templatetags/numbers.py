@@ -48,3 +48,19 @@ def duration(milliseconds: object) -> str:
 def in_words(span: timedelta | None) -> str:
     """A span of time for people: ``timedelta(minutes=15)`` → "15 minutes"."""
     return wording.span_in_words(span)
+
+
+@register.filter
+def paced_span(seconds: object) -> str:
+    """Seconds, for an expected duration: "about 17 minutes" style ("1,000 audiences at 1/s")."""
+    try:
+        total = round(float(str(seconds)))
+    except ValueError:
+        return str(seconds)
+    if total < 90:
+        return f"{total} second{'s' if total != 1 else ''}"
+    minutes = round(total / 60)
+    if minutes < 90:
+        return f"{minutes} minutes"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

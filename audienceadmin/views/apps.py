@@ -62,7 +62,15 @@ def app_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST" and not reauth.recent(request):
         return _stale(request)
     kept = reauth.kept(request, request.GET.get("kept"))
-    initial = {"name": kept.get("name", ""), "allowed_operators": kept.getlist("allowed_operators")} if kept else None
+    initial = (
+        {
+            "name": kept.get("name", ""),
+            "kind": kept.get("kind", ""),
+            "allowed_operators": kept.getlist("allowed_operators"),
+        }
+        if kept
+        else None
+    )
     form = AppForm(request.POST or None, operators=selectors.operators(), initial=initial)
     if request.method == "POST" and form.is_valid():
         app = services.app_create(actor=request.user, ip=client_ip(request), **form.cleaned_data)

@@ -23,9 +23,11 @@ def audience_browse(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     sort = sort if sort in services.AUDIENCE_SORTS else "newest"
     per = int_param(request, "per")
     per = per if per in services.AUDIENCE_PAGE_SIZES else services.AUDIENCE_PAGE_SIZE
+    by_cursor = app.is_project and not search and sort == "newest"  # Batch's opaque cursor
     listing = services.audience_browse(
-        app=app, search=search, sort=sort, offset=int_param(request, "from") or 0, limit=per,
-        fresh=request.GET.get("fresh") == "1",
+        app=app, search=search, sort=sort, limit=per, fresh=request.GET.get("fresh") == "1",
+        offset=0 if by_cursor else int_param(request, "from") or 0,
+        cursor=request.GET.get("from", "")[:200] if by_cursor else "",
     )  # fmt: skip
     defaults = {("sort", "newest"), ("per", str(services.AUDIENCE_PAGE_SIZE))}
     query = {k: v for k, v in {"q": search, "sort": sort, "per": str(per)}.items() if v and (k, v) not in defaults}
@@ -38,13 +40,7 @@ def audience_browse(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "per": per,
         "sorts": services.AUDIENCE_SORTS,
         "page_sizes": services.AUDIENCE_PAGE_SIZES,
-        "keep": urlencode(
-            {
-                k: v
-                for k, v in query.items()
-                if v and (k, v) not in (("sort", "newest"), ("per", str(services.AUDIENCE_PAGE_SIZE)))
-            }
-        ),
+        "keep": urlencode(query),
     }
     return render(request, "audienceadmin/audience_browse.html", context)
 

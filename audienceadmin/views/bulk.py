@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -46,6 +47,8 @@ def _review(
         "missing_set": set(existence.missing),
         "header_note": wording.header_skipped(report.header),
         "retry_of": retry_of,
+        "paced_seconds": services.expected_seconds(app, len(existence.existing)),
+        "rate_text": wording.project_rate(settings.BATCH_PROJECT_RATE),
     }
     if not reauth.recent(request):
         data = form.data if isinstance(form.data, QueryDict) and form.is_bound else QueryDict(mutable=True)
@@ -160,6 +163,8 @@ def bulk_job(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "retry_count": len(again),
         "retry_unknown": unknown,
     }
+    if job.app.kind == BatchApp.Kind.CEP:  # where each removal Batch accepted stands
+        context["removals"] = selectors.removal_follow_ups(item.attempt for item in page)
     return render(request, "audienceadmin/bulk_job.html", context)
 
 

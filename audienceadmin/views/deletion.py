@@ -57,7 +57,8 @@ def _confirmation(
     ticket = confirmation.ticket_issue(user_id=request.user.pk, app_id=app.pk, audience=name,
                                        preview=preview.as_details())  # fmt: skip
     if form is None:
-        form = ConfirmDeleteForm(initial={"app": app, "name": name}, apps=selectors.apps_for_delete(user=request.user))
+        initial = {"app": app, "name": name, "api_version": preview.version or "1.1"}
+        form = ConfirmDeleteForm(initial=initial, apps=selectors.apps_for_delete(user=request.user))
     context = {
         "form": form,
         "app": app,
@@ -87,7 +88,7 @@ def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
         return response
     form = ConfirmDeleteForm(request.POST, apps=selectors.apps_for_delete(user=request.user))
     if not reauth.recent(request) and form.is_valid():
-        kept = reauth.keep(request, request.POST, ["app", "name", "confirm_name"])
+        kept = reauth.keep(request, request.POST, ["app", "name", "confirm_name", "api_version"])
         messages.warning(request, wording.REAUTH_KEPT)
         return reauth.refuse(request, _back(form.cleaned_data["app"], form.cleaned_data["name"], kept))
     if not form.is_valid():
@@ -113,6 +114,7 @@ def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
             ip=client_ip(request),
             details={"preview": ticket.preview},
             attempt=ticket.attempt,
+            api_version=services.delete_version(preview=ticket.preview, chosen=form.cleaned_data["api_version"]),
         )
     except services.AttemptAlreadyMade as exc:
         return _already_made(request, exc.attempt)

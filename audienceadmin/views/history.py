@@ -77,4 +77,6 @@ def history_event(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         event, events = selectors.audit_event_with_attempt(pk, user=request.user)
     except AuditEvent.DoesNotExist:
         raise Http404("No such audit event") from None
-    return render(request, "audienceadmin/history_event.html", {"event": event, "events": events})
+    removal = selectors.removal_follow_up(event.attempt) if event.attempt else None
+    context = {"event": event, "events": events, "removal": removal}
+    return render(request, "audienceadmin/history_event.html", context)

@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
 from audienceadmin import names, roles, selectors, services, wording
-from audienceadmin.models import AuditEvent
+from audienceadmin.models import AuditEvent, BatchApp
 
 USAGE_ERROR = 2
 NOT_DELETED = 1
@@ -39,8 +39,17 @@ class Command(BaseCommand):
             "recorded as the actor, with the operating-system user who ran the command. "
             "Default: the operating-system user alone, recorded as cli:NAME",
         )
+        parser.add_argument(
+            "--api-version",
+            choices=["1.1", "1.0"],
+            help="an MEP app's Custom Audience API version (1.1: install IDs; 1.0: custom user IDs, advertising "
+            "IDs). Default: where Batch says the name is, as the dashboard's preview does; exit status 2 when "
+            "the name is in both or Batch could not be asked",
+        )
 
-    def handle(self, *args, audience: str, app: str, actor: str | None, **options) -> None:
+    def handle(
+        self, *args, audience: str, app: str, actor: str | None, api_version: str | None = None, **options
+    ) -> None:
         if not names.is_valid(audience):
             raise CommandError(f"Invalid audience name {audience!r}. {wording.NAME_RULE}", returncode=USAGE_ERROR)
         batch_app = selectors.app_by_name(app)
@@ -53,6 +62,8 @@ class Command(BaseCommand):
             user = get_user_model().objects.filter(username=actor, is_active=True).first()
             if user is None:
                 raise CommandError(f"No active user named {actor!r}.", returncode=USAGE_ERROR)
+        if user is None or selectors.may_delete_in(batch_app, user):  # else the service refuses, sending nothing
+            api_version = self.resolve_version(batch_app, audience, api_version)
         # Nothing here proves who the --actor is: the audit says who ran the command, and for whom.
         runner = os_user()
         details = {"cli_os_user": runner} | ({"on_behalf_of": user.get_username()} if user else {})
@@ -65,6 +76,7 @@ class Command(BaseCommand):
                 source=AuditEvent.Source.CLI,
                 actor_label=f"cli:{runner}",
                 details=details,
+                api_version=api_version,
             )
         except DatabaseError as exc:
             raise CommandError(
@@ -83,3 +95,19 @@ class Command(BaseCommand):
         if not result.deleted:
             raise CommandError(f"{result.outcome}: {result.message}", returncode=NOT_DELETED)
         self.stdout.write(result.message)
+
+    @staticmethod
+    def resolve_version(app: BatchApp, audience: str, given: str | None) -> str | None:
+        """The MEP version to delete through: the one given, or where the preview found the name."""
+        if app.kind == BatchApp.Kind.CEP:
+            if given is not None:
+                raise CommandError(wording.cli_version_for_project(app.name), returncode=USAGE_ERROR)
+            return None
+        if given is not None:
+            return given
+        preview = services.audience_preview(app=app, name=audience)
+        if preview.choose_version and preview.exists is not None:  # in both, or in one while the other failed
+            raise CommandError(wording.cli_version_undecided(audience, preview.warning), returncode=USAGE_ERROR)
+        # Batch could not be asked at all: 1.1, the documented route (as the dashboard's default); a
+        # 1.0 audience then answers 404, rejected, and nothing is deleted by mistake.
+        return preview.version or None

@@ -29,6 +29,21 @@ from audienceadmin.management.commands.serve import serve
 
 DEMO_APP = "Demo shop (simulator)"
 WRONG_KEY_APP = "Demo app with a revoked key"
+DEMO_PROJECT = "Demo CEP project (simulator)"
+PROJECT_INDEXING_DELAY = 5.0  # seconds before Batch applies a removal: the follow-up shows it happen
+# The MEP app's Custom Audience API 1.0 audiences (custom user IDs, advertising IDs); "beta-testers" is
+# in 1.1 too, so its confirmation page asks which version to delete it from.
+AUDIENCES_1_0: list[dict[str, Any]] = [
+    {"name": "crm-loyalty-members", "nb_ids": 4200, "type": "custom_ids", "version": "1.0"},
+    {"name": "gaid-lookalikes", "nb_ids": 77000, "type": "advertising_ids", "version": "1.0"},
+    {"name": "beta-testers", "nb_ids": 41, "type": "custom_ids", "version": "1.0"},
+]
+PROJECT_AUDIENCES: list[dict[str, Any]] = [
+    {"name": "cep-winback-2025", "nb_ids": 8800, "display_name": "Win-back 2025"},
+    {"name": "cep-cart-abandoners", "nb_ids": 15300, "display_name": "Cart abandoners"},
+    {"name": "cep-old-import", "nb_ids": 12, "display_name": "Old CSV import"},
+    *({"name": f"cep-segment-{n:02d}", "nb_ids": 50 * n, "display_name": "Old segment"} for n in range(1, 21)),
+]
 DEMO_USERS = [
     ("operator", roles.OPERATORS),
     ("keyadmin", roles.KEY_ADMINISTRATORS),
@@ -154,12 +169,43 @@ class Command(BaseCommand):
                 for a in AUDIENCES + [{"name": audience, "description": what} for audience, what, _ in FAULTS]
                 if a["name"] not in deleted
             ]
+            audiences += [a for a in AUDIENCES_1_0 if a["name"] not in deleted]
             simulator.add_app(api_key, registered_rest_key or credentials.rest_api_key.reveal(), audiences)
             for audience, _, fault in FAULTS:
                 simulator.add_fault(api_key=api_key, audience=audience, method="DELETE", **fault)
             shown.append(name)
             kept_deleted += sorted(deleted)
+        shown.append(self._project(simulator, admin, kept_deleted))
         return shown, kept_deleted
+
+    def _project(self, simulator: BatchSimulator, admin: Any, kept_deleted: list[str]) -> str:
+        """The CEP project: its audiences, the same failing cases (on its remove), removals applied
+        after a few seconds."""
+        app = selectors.app_by_name(DEMO_PROJECT)
+        if app is None:
+            app = services.app_create(
+                actor=admin,
+                name=DEMO_PROJECT,
+                kind="cep",
+                api_key="project_" + secrets.token_hex(16),
+                rest_api_key=_random_key("demo-cep-rest-"),
+                ip=None,
+            )
+        credentials = services.app_credentials(app)
+        project_key = credentials.api_key.reveal()
+        deleted = selectors.audiences_deleted(app=app)
+        audiences = [
+            a
+            for a in PROJECT_AUDIENCES + [{"name": audience, "display_name": what} for audience, what, _ in FAULTS]
+            if a["name"] not in deleted
+        ]
+        simulator.add_project(
+            project_key, credentials.rest_api_key.reveal(), audiences, indexing_delay=PROJECT_INDEXING_DELAY
+        )
+        for audience, _, fault in FAULTS:
+            simulator.add_fault(project_key=project_key, audience=audience, method="POST", **fault)
+        kept_deleted += sorted(deleted)
+        return DEMO_PROJECT
 
     def _print(
         self,
@@ -180,6 +226,13 @@ class Command(BaseCommand):
             f"  (or run: oathtool --totp -b {totp_secret})"
         )
         self.stdout.write(f"Apps: {', '.join(apps)} (every delete in the second one is refused: 401)")
+        self.stdout.write(
+            "  MEP: 1.0 audiences too (" + ", ".join(a["name"] for a in AUDIENCES_1_0) + "; beta-testers is in both)"
+        )
+        self.stdout.write(
+            f"  CEP: Batch applies a removal {PROJECT_INDEXING_DELAY:g} s after accepting it: the attempt's page "
+            'then says "removal applied at …"'
+        )
         self.stdout.write("Audiences to delete: " + _short_list([a["name"] for a in AUDIENCES]))
         if kept_deleted:
             self.stdout.write(
