@@ -256,3 +256,21 @@ def test_a_projects_whole_list_follows_the_cursor_for_search_and_the_bulk_review
     html = review.content.decode()
     assert "<strong>2</strong> exist in Batch" in html and "<code>gone</code>" in html
     assert removes(simulator) == []
+
+
+def test_the_history_csv_says_each_apps_kind(operator, viewer, project, batch_app, fast_client, simulator):
+    import csv
+    import io
+
+    from django.urls import reverse
+
+    services.audience_delete(actor=operator, app=project, name=AUDIENCE, ip=None)
+    services.audience_delete(actor=operator, app=batch_app, name="beta", ip=None)
+
+    client = Client()
+    client.force_login(viewer)
+    response = client.get(reverse("history_export"))
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+
+    kinds = {(r["app_name"], r["app_kind"]) for r in rows if r["audience"]}
+    assert kinds == {("Shop CEP", "CEP project"), (batch_app.name, "MEP app")}

@@ -328,11 +328,13 @@ def _export_batches(qs: QuerySet[AuditEvent], f: HistoryFilter, names: list[str]
     at_i, attempt_i = EXPORT_FIELDS.index("at"), EXPORT_FIELDS.index("attempt")
     outcome_i, status_i = EXPORT_FIELDS.index("outcome"), EXPORT_FIELDS.index("http_status")
     fields = {name: Cast(name, TextField()) for name in ("at",)} if sqlite else {}
+    kinds = {pk: BatchApp.Kind(kind).label for pk, kind in BatchApp.objects.values_list("pk", "kind")}
     last = 0
     while True:
         page = _ordered(qs.filter(id__gt=last), f, names, "id", batch)
         try:
-            sql, params = page.values_list(*[fields.get(n, n) for n in EXPORT_FIELDS])[:batch].query.sql_with_params()
+            columns = [fields.get(n, n) for n in EXPORT_FIELDS] + ["app_id"]
+            sql, params = page.values_list(*columns)[:batch].query.sql_with_params()
         except EmptyResultSet:  # no more events of these names
             return
         with connection.cursor() as cursor:
@@ -340,8 +342,8 @@ def _export_batches(qs: QuerySet[AuditEvent], f: HistoryFilter, names: list[str]
             rows = cursor.fetchall()
         if not rows:
             return
-        for row in rows:
-            row = list(row)
+        for raw in rows:
+            row, app_id = list(raw[:-1]), raw[-1]
             at, attempt = row[at_i], row[attempt_i]
             row[at_i] = at.replace(" ", "T", 1) + "+00:00" if sqlite else at.astimezone(UTC).isoformat()
             if attempt is not None:
@@ -353,6 +355,7 @@ def _export_batches(qs: QuerySet[AuditEvent], f: HistoryFilter, names: list[str]
             outcome = row[outcome_i]
             label = _OUTCOME_LABELS.get(outcome, "")
             row.append(wording.outcome_shown(outcome, row[status_i], label)[1] if outcome else "")
+            row.append(kinds.get(app_id, ""))
             yield row
         last = rows[-1][0]
 
@@ -360,9 +363,9 @@ def _export_batches(qs: QuerySet[AuditEvent], f: HistoryFilter, names: list[str]
 # The CSV export's columns: the id; the sealed fields, but for the row ids and the JSON details; the chain links.
 NOT_EXPORTED = ("actor_id", "app_id", "details")
 EXPORT_FIELDS = ("id", *(f for f in audit.SEALED_FIELDS if f not in NOT_EXPORTED), "prev_mac", "mac")
-# ...and the outcome in words, after them ("Not found (already deleted?)" for a 404; the outcome column
-# keeps what the audit recorded).
-EXPORT_COLUMNS = (*EXPORT_FIELDS, "result")
+# ...and, after them, the outcome in words ("Not found (already deleted?)" for a 404; the outcome column
+# keeps what the audit recorded) and the app's kind ("MEP app", "CEP project").
+EXPORT_COLUMNS = (*EXPORT_FIELDS, "result", "app_kind")
 
 
 def audit_event_with_attempt(pk: int, *, user: User) -> tuple[AuditEvent, list[AuditEvent]]:
