@@ -68,7 +68,7 @@ def test_a_preview_refused_for_the_keys_offers_no_delete(
     simulator.add_fault(action="error", error="AUTHENTICATION_INVALID", method="GET")
     login(page, live_server, operator)
     ask_to_delete(page, batch_app.name, "spring-sale")
-    expect(page.get_by_role("alert")).to_contain_text(f"Batch rejected the keys of app “{batch_app.name}”.")
+    expect(page.get_by_role("alert")).to_contain_text("No delete is offered: it cannot work with these keys.")
     expect(page.get_by_role("alert")).to_contain_text("Ask a key administrator")
     expect(page.get_by_role("button", name="Delete this audience")).to_have_count(0)
     expect(page.get_by_label("Type the audience name to confirm")).to_have_count(0)
