@@ -281,6 +281,10 @@ class BulkJobRun:
         user = type(self.job.created_by).objects.get(pk=self.job.created_by_id)
         if not (user.is_active and selectors.may_delete_in(app, user)):
             return wording.bulk_job_access_withdrawn(user.get_username(), app.name)
+        try:  # the two-person rule: a job of an app under it runs only for its approved request
+            services.require_approval(app, name=None, approval=None, bulk_job_id=self.job_id)
+        except services.ApprovalRequired:
+            return wording.APPROVAL_REQUIRED
         return None
 
     # --- the threads ------------------------------------------------------------------------------

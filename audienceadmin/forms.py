@@ -49,9 +49,27 @@ class DeleteAudienceForm(forms.Form):
         _offer_only(self, "app", apps)
 
 
+def _reason_field() -> forms.CharField:
+    """The two-person rule's reason (required in an app under it: ``_require_reason``)."""
+    return forms.CharField(
+        label="Why is this deletion needed?",
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="This app requires a second person's approval: the approver reads this.",
+    )
+
+
+def _require_reason(form: forms.Form) -> None:
+    app = form.cleaned_data.get("app")
+    if app is not None and app.needs_approval and not form.cleaned_data.get("reason", "").strip():
+        form.add_error("reason", wording.REASON_REQUIRED)
+
+
 class ConfirmDeleteForm(DeleteAudienceForm):
     confirm_name = forms.CharField(label="Type the audience name to confirm", strip=False, max_length=300)
     ticket = forms.CharField(required=False, max_length=4000)  # signed by the page (audienceadmin.confirmation)
+    reason = _reason_field()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -70,6 +88,7 @@ class ConfirmDeleteForm(DeleteAudienceForm):
                 "confirm_name",
                 "The name you typed does not match the audience to delete (names are case-sensitive).",
             )
+        _require_reason(self)
         return cleaned
 
 
@@ -106,6 +125,14 @@ class AppForm(forms.Form):
         help_text="The company REST API key, sent as X-Authorization.",
     )
 
+    approval_policy = forms.ChoiceField(
+        label="Approval policy",
+        choices=BatchApp.ApprovalPolicy.choices,
+        initial=BatchApp.ApprovalPolicy.NONE,
+        required=False,  # left out: unchanged (a new app: no approval)
+        widget=forms.RadioSelect,
+        help_text="With a second person: every deletion (single or bulk) waits for another operator's approval.",
+    )
     allowed_operators: forms.ModelMultipleChoiceField[User] = forms.ModelMultipleChoiceField(
         label="Restrict to these operators",
         queryset=None,
@@ -127,6 +154,12 @@ class AppForm(forms.Form):
                 self.fields[
                     field
                 ].help_text = f"Stored key ends in {hint}. Leave empty to keep it; type a new one to replace it."
+
+    def clean_approval_policy(self) -> str:
+        policy: str = self.cleaned_data.get("approval_policy") or ""
+        if not policy:
+            return self.instance.approval_policy if self.instance is not None else BatchApp.ApprovalPolicy.NONE
+        return policy
 
     def clean_name(self) -> str:
         """A new or changed name is normalised and checked (``app_names``); an unchanged one is kept."""
@@ -278,6 +311,7 @@ class BulkConfirmForm(forms.Form):
     app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), widget=forms.HiddenInput)
     names = forms.CharField(widget=forms.HiddenInput)
     count = forms.IntegerField(label="Type the number of audiences to delete", min_value=1)
+    reason = _reason_field()
 
     def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -291,6 +325,7 @@ class BulkConfirmForm(forms.Form):
         cleaned["name_list"] = name_list
         if cleaned.get("count") is not None and cleaned["count"] != len(name_list):
             self.add_error("count", f"That is not the number of audiences in the list ({len(name_list)}).")
+        _require_reason(self)
         return cleaned
 
 

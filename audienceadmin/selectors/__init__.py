@@ -5,9 +5,18 @@ calls, and services and commands share them; call sites use the names re-exporte
 - ``apps``: which apps a user may act in; the apps pages; the operators;
 - ``history``: the audit trail's pages, CSV rows and detail; the last verification;
 - ``bulk``: bulk jobs a user may follow, a job's progress, items and results;
+- ``approvals``: deletion requests, their approvers;
 - ``people``: people, their roles, MFA and lockouts; single sign-on's rules (domains, group mapping).
 """
 
+from audienceadmin.selectors.approvals import (
+    approvers_of,
+    may_approve_in,
+    request_events,
+    requests_awaiting,
+    requests_awaiting_count,
+    requests_for,
+)
 from audienceadmin.selectors.apps import (
     app_allowed_operators,
     app_by_name,
@@ -75,6 +84,12 @@ from audienceadmin.selectors.people import (
 )
 
 __all__ = [
+    "approvers_of",
+    "may_approve_in",
+    "request_events",
+    "requests_awaiting",
+    "requests_awaiting_count",
+    "requests_for",
     "EXPORT_FIELDS",
     "HISTORY_VIEWS",
     "HISTORY_VIEW_CHOICES",

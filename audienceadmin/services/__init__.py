@@ -10,9 +10,24 @@ where the action happens. Call sites use the names re-exported here: ``services.
 - ``logins``: failed logins and lockouts, a burst from one address counted in one event;
 - ``audiences``: reading from Batch (the audience browser, the impact preview);
 - ``bulk``: creating, cancelling and resuming bulk jobs (``audienceadmin.bulk_runner`` runs them);
+- ``approvals``: the two-person rule's deletion requests (``approval_gate``: the gate before Batch);
 - ``people``: invitations, roles, deactivation, lockouts; the audit of every way of signing in.
 """
 
+from audienceadmin.services.approval_gate import require_approval
+from audienceadmin.services.approvals import (
+    ApprovalRequired,
+    RequestClosed,
+    approval_needed,
+    deletion_request_create,
+    notifications_send,
+    request_approve,
+    request_break_glass,
+    request_execute,
+    request_reject,
+    request_withdraw,
+    requests_expire,
+)
 from audienceadmin.services.apps import (
     ConnectionTest,
     app_archive,
@@ -63,6 +78,18 @@ from audienceadmin.services.people import (
 )
 
 __all__ = [
+    "ApprovalRequired",
+    "RequestClosed",
+    "approval_needed",
+    "deletion_request_create",
+    "notifications_send",
+    "request_approve",
+    "request_break_glass",
+    "request_execute",
+    "request_reject",
+    "request_withdraw",
+    "requests_expire",
+    "require_approval",
     "AUDIENCE_PAGE_SIZE",
     "AudienceList",
     "AttemptAlreadyMade",

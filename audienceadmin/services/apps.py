@@ -46,9 +46,11 @@ def app_create(
     rest_api_key: str,
     ip: str | None,
     allowed_operators: Iterable[User] = (),
+    approval_policy: str = BatchApp.ApprovalPolicy.NONE,
 ) -> BatchApp:
     app = BatchApp.objects.create(
         name=_checked_name(name),
+        approval_policy=approval_policy,
         api_key=api_key,
         rest_api_key=rest_api_key,
         api_key_hint=key_hint(api_key),
@@ -57,7 +59,20 @@ def app_create(
     operators = list(allowed_operators)
     app.allowed_operators.set(operators)
     app_event_record(Kind.APP_CREATED, actor=actor, app=app, ip=ip, message=_access_description(operators))
+    if app.needs_approval:
+        _policy_record(actor, app, ip)
     return app
+
+
+def _policy_record(actor: Actor, app: BatchApp, ip: str | None) -> None:
+    app_event_record(
+        Kind.APP_POLICY_CHANGED,
+        actor=actor,
+        app=app,
+        ip=ip,
+        message=wording.policy_changed(app.get_approval_policy_display()),
+        details={"approval_policy": app.approval_policy},
+    )
 
 
 @transaction.atomic
@@ -70,10 +85,11 @@ def app_update(
     rest_api_key: str = "",
     ip: str | None,
     allowed_operators: Iterable[User] | None = None,
+    approval_policy: str | None = None,
 ) -> BatchApp:
-    """Rename, replace keys, restrict access. An empty key means "keep the stored one";
-    ``allowed_operators=None`` leaves access as it is. A name stored before the name rules
-    (``app_names``) is kept as it is; a new one is checked."""
+    """Rename, replace keys, restrict access, set the approval policy (audited). An empty key means
+    "keep the stored one"; ``allowed_operators=None`` (``approval_policy=None``) leaves it as it is.
+    A name stored before the name rules (``app_names``) is kept as it is; a new one is checked."""
     app = BatchApp.objects.select_for_update().get(pk=app.pk)
     if name != app.name:
         name = _checked_name(name, renaming=app)
@@ -102,6 +118,12 @@ def app_update(
             app_event_record(
                 Kind.APP_ACCESS_CHANGED, actor=actor, app=app, ip=ip, message=_access_description(operators)
             )
+    if approval_policy is not None and approval_policy != app.approval_policy:
+        if approval_policy not in BatchApp.ApprovalPolicy.values:
+            raise ValidationError(f"Unknown approval policy {approval_policy!r}.", code="approval_policy")
+        app.approval_policy = approval_policy
+        app.save(update_fields=["approval_policy"])
+        _policy_record(actor, app, ip)
     return app
 
 

@@ -18,6 +18,7 @@ from audienceadmin import batch, confirmation, reauth, roles, selectors, service
 from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import ConfirmDeleteForm, DeleteAudienceForm
 from audienceadmin.models import AuditEvent, BatchApp
+from audienceadmin.views import approvals
 
 # The logger's name is what log filters and alerts know: it stays that of the module before the split.
 logger = logging.getLogger("audienceadmin.views")
@@ -98,6 +99,9 @@ def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     except confirmation.TicketInvalid:
         messages.error(request, wording.CONFIRMATION_INVALID)
         return redirect("audience_delete")
+    if app.needs_approval:  # the two-person rule: a request, not a call to Batch
+        return approvals.ask(request, app, [name], form.cleaned_data["reason"], preview=ticket.preview,
+                             attempt=ticket.attempt)  # fmt: skip
     try:
         result = services.audience_delete(
             actor=request.user,
