@@ -379,3 +379,55 @@ def test_two_approvers_clicking_at_once_execute_once(
     assert AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).count() == 1
     asked.refresh_from_db()
     assert asked.state == State.EXECUTED and asked.outcome == "deleted"
+
+
+def test_a_restricted_apps_requests_stay_out_of_other_operators_sight(
+    django_user_model, role_groups, operator, approver, keyadmin, policy_app, fast_client, simulator
+):
+    olga = make_user(django_user_model, "olga", role_groups[roles.OPERATORS])
+    services.app_update(
+        actor=keyadmin, app=policy_app, name=policy_app.name, ip=None, allowed_operators=[operator, approver]
+    )
+    asked = ask_through_pages(web(operator), policy_app)
+    outsider = web(olga)
+    assert outsider.get(reverse("request_detail", args=[asked.pk])).status_code == 404
+    assert outsider.post(reverse("request_approve", args=[asked.pk])).status_code == 404
+    assert f"Request {asked.pk}" not in outsider.get(reverse("request_list")).content.decode()
+    with pytest.raises(PermissionDenied):  # the service refuses her too: not an operator of the app
+        services.request_approve(actor=olga, request=asked, ip=None)
+    assert deletes(simulator) == []
+    # each step's event opens in the history, for those who may read the app's events
+    web(approver).post(reverse("request_approve", args=[asked.pk]))
+    reader = web(approver)
+    for event in AuditEvent.objects.filter(details__request=asked.pk):
+        assert reader.get(reverse("history_event", args=[event.pk])).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_workers_janitor_expires_requests_and_sends_notifications(
+    operator, approver, policy_app, batch_url, simulator, settings
+):
+    """`manage.py worker`'s janitor thread, as it runs: nothing waits for a page view."""
+    from audienceadmin.management.commands import worker
+
+    settings.BULK_LEASE_SECONDS = 1.2  # the janitor wakes every twelfth of it
+    operator.email = "otto@example.com"
+    operator.save()
+    asked = ask_through_pages(web(operator), policy_app)
+    DeletionRequest.objects.filter(pk=asked.pk).update(expires_at=asked.created_at)
+    stop = threading.Event()
+    thread = threading.Thread(target=worker.janitor, args=(stop,), daemon=True)
+    thread.start()
+    try:
+        for _ in range(100):
+            asked.refresh_from_db()
+            if asked.state == State.EXPIRED and len(mail.outbox) >= 2:
+                break
+            stop.wait(0.1)
+    finally:
+        stop.set()
+        thread.join(timeout=10)
+    assert asked.state == State.EXPIRED
+    subjects = [m.subject for m in mail.outbox]
+    assert any("waits for your approval" in s for s in subjects) and any("expired" in s for s in subjects)
+    assert deletes(simulator) == []
