@@ -431,3 +431,42 @@ def test_the_workers_janitor_expires_requests_and_sends_notifications(
     subjects = [m.subject for m in mail.outbox]
     assert any("waits for your approval" in s for s in subjects) and any("expired" in s for s in subjects)
     assert deletes(simulator) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_direct_post_to_every_url_reaches_batch_with_no_approval(
+    operator, keyadmin, policy_app, batch_url, simulator, many
+):
+    """Every URL of the project, POSTed a form that would delete (a valid ticket, the name typed, a
+    count, a reason, a comment), by the requester and by a key administrator: no DELETE reaches Batch,
+    and the background worker, run afterwards, sends none either."""
+    from django.urls import URLPattern, get_resolver
+
+    asked = ask_through_pages(web(operator), policy_app)
+    job = BulkJob.objects.create(app=policy_app, created_by=operator, concurrency=1)
+    job.items.create(position=0, audience="old-00")
+    ids = {"bulk/": job.pk, "requests/": asked.pk, "people/": operator.pk}
+    for user in (operator, keyadmin):
+        client = web(user)
+        ticket = confirmation_form(client, policy_app, AUDIENCE)["ticket"] if user == operator else ""
+        data = {
+            "app": policy_app.pk, "name": AUDIENCE, "confirm_name": AUDIENCE, "ticket": ticket, "names": AUDIENCE,
+            "picked": AUDIENCE, "count": 1, "reason": "direct", "comment": "direct", "approval_policy": "none",
+        }  # fmt: skip
+        for entry in get_resolver().url_patterns:
+            if not isinstance(entry, URLPattern) or not entry.name or "(?P" in str(entry.pattern):
+                continue
+            route = str(entry.pattern)
+            if entry.name in ("app_edit", "app_archive") or route.startswith("people/"):
+                continue  # changes the policy or people: not a way to delete (their permissions: test_security)
+            pk = next((v for prefix, v in ids.items() if route.startswith(prefix)), policy_app.pk)
+            url = reverse(entry.name, args=[pk] if "<int:pk>" in route else [])
+            client.post(url, data)
+    call_command("db_worker", "--batch", "--interval", "0", "--no-startup-delay")
+    from audienceadmin import bulk_runner
+
+    bulk_runner.bulk_job_run(job.pk)
+    assert deletes(simulator) == []
+    asked.refresh_from_db()
+    assert asked.state in (State.PENDING, State.WITHDRAWN)  # the requester may withdraw, nothing else
+    assert not AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).exists()
