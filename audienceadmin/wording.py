@@ -518,13 +518,15 @@ APPROVAL_REQUIRED = (
     "Ask for the deletion (with a reason) and wait for an approval."
 )
 REQUEST_EXPIRED = "This request has expired: nothing was sent to Batch. Ask again if the deletion is still needed."
+REAUTH_DECISION = "Confirm it's you, then decide again: nothing was approved or executed."
 REASON_REQUIRED = "Say why this deletion is needed: the approver reads it."
 COMMENT_REQUIRED = "Say why you reject the request: the requester reads it."
 NO_SELF_APPROVAL = "You asked for this deletion: another person must approve it."
 MAY_NOT_APPROVE = "You may not approve deletions in this app."
 REQUESTER_LOST_ACCESS = "The requester may no longer delete audiences in this app: the request cannot be approved."
 BREAK_GLASS_SUPERUSERS_ONLY = "Only a superuser may break the glass."
-BREAK_GLASS_REASON_REQUIRED = "Say why this deletion cannot wait for a second person: it is recorded as a break glass."
+BREAK_GLASS_REAUTH_DECISION = "Confirm it's you, then decide again: nothing was approved or executed."
+REASON_REQUIRED = "Say why this deletion cannot wait for a second person: it is recorded as a break glass."
 NOT_THE_REQUESTER = "Only the person who asked for the deletion may withdraw it."
 NO_APPROVAL_NEEDED = "This app does not require approval: delete as usual."
 CLI_NEEDS_REQUESTER = (

@@ -16,6 +16,7 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from audienceadmin import roles, services, wording
 from audienceadmin.models import AuditEvent, BatchApp, BulkJob, DeletionRequest, Notification
@@ -470,3 +471,19 @@ def test_a_direct_post_to_every_url_reaches_batch_with_no_approval(
     asked.refresh_from_db()
     assert asked.state in (State.PENDING, State.WITHDRAWN)  # the requester may withdraw, nothing else
     assert not AuditEvent.objects.filter(kind=Kind.DELETE_REQUESTED).exists()
+
+
+def test_approving_and_breaking_the_glass_need_a_recent_sign_in(
+    django_user_model, operator, approver, policy_app, fast_client, simulator, sign_in_policies
+):
+    sign_in_policies.MFA_REQUIRED = False
+    asked = DeletionRequest.objects.create(
+        app=policy_app, requested_by=operator, created_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(hours=1), reason="stale session", audiences=[AUDIENCE],
+    )  # fmt: skip
+    root = django_user_model.objects.create_superuser("root", "", "x")
+    for user, url in ((approver, "request_approve"), (root, "request_break_glass")):
+        response = web(user).post(reverse(url, args=[asked.pk]), {"comment": "now"})  # force_login: no sign-in record
+        assert response.url.startswith(reverse("account_reauthenticate"))
+    asked.refresh_from_db()
+    assert asked.state == State.PENDING and deletes(simulator) == []

@@ -92,7 +92,7 @@ def _decide(request: AuthenticatedHttpRequest, pk: int, step: str) -> HttpRespon
     asked = get_object_or_404(selectors.requests_for(user=request.user), pk=pk)
     back = reverse("request_detail", args=[asked.pk])
     if step in ("approve", "break_glass") and not reauth.recent(request):
-        messages.warning(request, wording.REAUTH_KEPT)
+        messages.warning(request, wording.REAUTH_DECISION)
         return reauth.refuse(request, back)
     ip, text = client_ip(request), request.POST.get("comment", "")
     try:
