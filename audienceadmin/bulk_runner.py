@@ -206,6 +206,7 @@ class BulkJobRun:
                 BulkJob.objects.filter(pk=self.job_id).update(
                     state=BulkJob.State.CANCELLED if cancelled else BulkJob.State.DONE, finished_at=Now()
                 )
+                services.request_bulk_finished(self.job_id)  # the two-person rule: both people are told
         except DatabaseError:
             logger.exception("Bulk job %s: could not record its end; another run will finish it", self.job_id)
             return RELEASED

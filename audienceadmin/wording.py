@@ -534,6 +534,11 @@ CLI_NEEDS_REQUESTER = (
 )
 
 
+def bulk_request_outcome(*, deleted: int, failed: int, skipped: int, total: int) -> str:
+    text = f"bulk job finished: {deleted} of {total} deleted"
+    return text + (f", {failed} not deleted" if failed else "") + (f", {skipped} not attempted" if skipped else "")
+
+
 def request_closed(state_label: str) -> str:
     return f"This request is no longer waiting for a decision ({state_label.lower()}): nothing was changed."
 

@@ -244,6 +244,12 @@ def test_bulk_request_becomes_a_bulk_job_once_approved(operator, approver, polic
     asked.bulk_job.refresh_from_db()
     assert asked.bulk_job.state == BulkJob.State.DONE and len(deletes(simulator)) == 5
     assert AuditEvent.objects.get(kind=Kind.REQUEST_EXECUTED).details["job"] == asked.bulk_job.pk
+    asked.refresh_from_db()
+    assert asked.outcome_message == "bulk job finished: 5 of 5 deleted"
+    services.notifications_send()
+    finished = [m for m in mail.outbox if "finished" in m.subject]
+    assert finished and "bulk job finished: 5 of 5 deleted" in finished[0].body
+    assert "5 of 5 deleted" in web(operator).get(reverse("request_detail", args=[asked.pk])).content.decode()
 
 
 def test_cli_asks_and_another_person_approves(operator, approver, policy_app, fast_client, simulator, capsys):

@@ -17,7 +17,7 @@ from audienceadmin.services.approvals.decide import (
     request_break_glass,
     request_reject,
 )
-from audienceadmin.services.approvals.execute import request_execute
+from audienceadmin.services.approvals.execute import request_bulk_finished, request_execute
 from audienceadmin.services.approvals.expire import requests_expire
 from audienceadmin.services.approvals.notify import notifications_send
 from audienceadmin.services.approvals.requests import deletion_request_create, request_withdraw
@@ -30,6 +30,7 @@ __all__ = [
     "notifications_send",
     "request_approve",
     "request_break_glass",
+    "request_bulk_finished",
     "request_execute",
     "request_reject",
     "request_withdraw",

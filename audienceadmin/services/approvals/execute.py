@@ -89,3 +89,20 @@ def _record_outcome(request: DeletionRequest, *, outcome: str, message: str, ip:
         )
         notify.request_decided(row, "executed")
     return row
+
+
+def request_bulk_finished(job_id: int) -> None:
+    """A bulk request's job has ended: its counts go on the request, and both people are told.
+    Called by the bulk run in the transaction that ends the job (nothing for a job of no request)."""
+    row = DeletionRequest.objects.select_related("app", "requested_by", "decided_by").filter(bulk_job_id=job_id).first()
+    if row is None:
+        return
+    progress = selectors.bulk_job_progress(row.bulk_job)  # type: ignore[arg-type]
+    row.outcome_message = wording.bulk_request_outcome(
+        deleted=progress.deleted,
+        failed=progress.failed + progress.rejected + progress.unknown + progress.not_sent,
+        skipped=progress.skipped,
+        total=progress.total,
+    )
+    row.save(update_fields=["outcome_message"])
+    notify.request_decided(row, "finished")
