@@ -220,6 +220,7 @@ class BulkJobRun:
                 BulkJob.objects.filter(pk=self.job_id).update(
                     state=BulkJob.State.CANCELLED if cancelled else BulkJob.State.DONE, finished_at=Now()
                 )
+                services.request_bulk_finished(self.job_id)  # the two-person rule: both people are told
         except DatabaseError:
             logger.exception("Bulk job %s: could not record its end; another run will finish it", self.job_id)
             return RELEASED
@@ -295,6 +296,10 @@ class BulkJobRun:
         user = type(self.job.created_by).objects.get(pk=self.job.created_by_id)
         if not (user.is_active and selectors.may_delete_in(app, user)):
             return wording.bulk_job_access_withdrawn(user.get_username(), app.name)
+        try:  # the two-person rule: a job of an app under it runs only for its approved request
+            services.require_approval(app, name=None, approval=None, bulk_job_id=self.job_id)
+        except services.ApprovalRequired:
+            return wording.APPROVAL_REQUIRED
         return None
 
     # --- the threads ------------------------------------------------------------------------------

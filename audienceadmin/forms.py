@@ -74,6 +74,23 @@ class DeleteAudienceForm(forms.Form):
         _offer_only(self, "app", apps)
 
 
+def _reason_field() -> forms.CharField:
+    """The two-person rule's reason (required in an app under it: ``_require_reason``)."""
+    return forms.CharField(
+        label="Why is this deletion needed?",
+        required=False,
+        max_length=4000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="This app requires a second person's approval: the approver reads this.",
+    )
+
+
+def _require_reason(form: forms.Form) -> None:
+    app = form.cleaned_data.get("app")
+    if app is not None and app.needs_approval and not form.cleaned_data.get("reason", "").strip():
+        form.add_error("reason", wording.REASON_REQUIRED)
+
+
 class ConfirmDeleteForm(DeleteAudienceForm):
     confirm_name = forms.CharField(label="Type the audience name to confirm", strip=False, max_length=300)
     api_version = forms.ChoiceField(
@@ -88,6 +105,7 @@ class ConfirmDeleteForm(DeleteAudienceForm):
         help_text=wording.VERSION_CHOICE_HELP,
     )
     ticket = forms.CharField(required=False, max_length=4000)  # signed by the page (audienceadmin.confirmation)
+    reason = _reason_field()
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -106,6 +124,7 @@ class ConfirmDeleteForm(DeleteAudienceForm):
                 "confirm_name",
                 "The name you typed does not match the audience to delete (names are case-sensitive).",
             )
+        _require_reason(self)
         return cleaned
 
 
@@ -144,6 +163,14 @@ class AppForm(forms.Form):
     api_key = SecretField(label=wording.API_KEY_FIELD_LABEL, help_text=wording.API_KEY_FIELD_HELP)
     rest_api_key = SecretField(label=wording.REST_API_KEY_LABEL, help_text=wording.REST_KEY_FIELD_HELP)
 
+    approval_policy = forms.ChoiceField(
+        label="Approval policy",
+        choices=BatchApp.ApprovalPolicy.choices,
+        initial=BatchApp.ApprovalPolicy.NONE,
+        required=False,  # left out: unchanged (a new app: no approval)
+        widget=forms.RadioSelect,
+        help_text="With a second person: every deletion (single or bulk) waits for another operator's approval.",
+    )
     allowed_operators: forms.ModelMultipleChoiceField[User] = forms.ModelMultipleChoiceField(
         label="Restrict to these operators",
         queryset=None,
@@ -172,6 +199,12 @@ class AppForm(forms.Form):
 
     def clean_kind(self) -> str:
         return str(self.cleaned_data.get("kind") or BatchApp.Kind.MEP)
+
+    def clean_approval_policy(self) -> str:
+        policy: str = self.cleaned_data.get("approval_policy") or ""
+        if not policy:
+            return self.instance.approval_policy if self.instance is not None else BatchApp.ApprovalPolicy.NONE
+        return policy
 
     def clean_name(self) -> str:
         """A new or changed name is normalised and checked (``app_names``); an unchanged one is kept."""
@@ -328,6 +361,7 @@ class BulkConfirmForm(forms.Form):
     app = forms.ModelChoiceField(queryset=BatchApp.objects.none(), widget=forms.HiddenInput)
     names = forms.CharField(widget=forms.HiddenInput)
     count = forms.IntegerField(label="Type the number of audiences to delete", min_value=1)
+    reason = _reason_field()
 
     def __init__(self, *args: Any, apps: QuerySet[BatchApp], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -341,6 +375,7 @@ class BulkConfirmForm(forms.Form):
         cleaned["name_list"] = name_list
         if cleaned.get("count") is not None and cleaned["count"] != len(name_list):
             self.add_error("count", f"That is not the number of audiences in the list ({len(name_list)}).")
+        _require_reason(self)
         return cleaned
 
 

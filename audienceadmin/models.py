@@ -26,6 +26,10 @@ class BatchApp(models.Model):
         MEP = "mep", "MEP app"
         CEP = "cep", "CEP project"
 
+    class ApprovalPolicy(models.TextChoices):
+        NONE = "none", "No approval"
+        SECOND_PERSON = "second_person", "A second person must approve every deletion"
+
     name = models.CharField("display name", max_length=100, unique=True)
     kind = models.CharField(max_length=3, choices=Kind.choices, default=Kind.MEP)
     api_key = EncryptedTextField("Batch API key")
@@ -40,6 +44,11 @@ class BatchApp(models.Model):
         related_name="+",
         verbose_name="restricted to",
         help_text="Leave empty: every operator may delete audiences in this app.",
+    )
+    # The two-person rule (services.approvals): with SECOND_PERSON, nothing is sent to Batch for this
+    # app without a deletion request approved by someone other than its requester (or a break glass).
+    approval_policy = models.CharField(
+        "approval policy", max_length=16, choices=ApprovalPolicy.choices, default=ApprovalPolicy.NONE
     )
 
     objects = BatchAppManager()
@@ -77,6 +86,10 @@ class BatchApp(models.Model):
     def labelled_name(self) -> str:
         """The name with its kind, wherever an app is named: "Shop (CEP project)"."""
         return f"{self.name} ({self.get_kind_display()})"
+
+    @property
+    def needs_approval(self) -> bool:
+        return self.approval_policy == self.ApprovalPolicy.SECOND_PERSON
 
 
 class Person(User):
@@ -141,6 +154,15 @@ class AuditEvent(models.Model):
         # A CEP removal's follow-up (issue 14): its own event, naming the attempt in ``details``.
         REMOVAL_APPLIED = "removal_applied", "Removal applied"
         REMOVAL_UNCONFIRMED = "removal_unconfirmed", "Removal not confirmed"
+        # The two-person rule (issue 16): the app's policy, and every step of a deletion request.
+        APP_POLICY_CHANGED = "app_policy_changed", "Approval policy changed"
+        REQUEST_CREATED = "request_created", "Deletion requested for approval"
+        REQUEST_APPROVED = "request_approved", "Deletion request approved"
+        REQUEST_REJECTED = "request_rejected", "Deletion request rejected"
+        REQUEST_WITHDRAWN = "request_withdrawn", "Deletion request withdrawn"
+        REQUEST_EXPIRED = "request_expired", "Deletion request expired"
+        REQUEST_EXECUTED = "request_executed", "Deletion request executed"
+        BREAK_GLASS = "break_glass", "BREAK GLASS: executed without approval"
 
     class Outcome(models.TextChoices):
         DELETED = "deleted", "Deleted"
@@ -393,3 +415,21 @@ class ProjectPace(models.Model):
 
     def __str__(self) -> str:
         return f"pace of app {self.app_id}"
+
+
+# The two-person rule's models live in their own module (this one stays readable); imported here so
+# that Django registers them and callers import every model from ``audienceadmin.models``.
+from audienceadmin.models_approvals import DeletionRequest, Notification  # noqa: E402
+
+__all__ = [
+    "AuditEvent",
+    "AuditVerification",
+    "BatchApp",
+    "BulkItem",
+    "BulkJob",
+    "DeletionRequest",
+    "LoginFailureBurst",
+    "Notification",
+    "Person",
+    "ReadinessProbe",
+]

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
+from audienceadmin import roles, selectors
+
 # URL name (or its start, ending in "_") -> the navigation entry it belongs to.
 SECTIONS: dict[str, str] = {
     "audience_delete": "delete",
     "audience_browse": "audiences",
     "bulk_": "bulk",
+    "request_": "requests",
     "history": "history",
     "app_": "apps",
     "people": "people",
@@ -27,6 +30,11 @@ def section_of(url_name: str) -> str:
     return ""
 
 
-def nav(request: HttpRequest) -> dict[str, str]:
+def nav(request: HttpRequest) -> dict[str, object]:
+    """The section, and how many deletion requests wait for this user's decision (the Requests badge)."""
     match = getattr(request, "resolver_match", None)
-    return {"nav_section": section_of(match.url_name or "") if match else ""}
+    context: dict[str, object] = {"nav_section": section_of(match.url_name or "") if match else ""}
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and user.has_perm(roles.DELETE_AUDIENCE):
+        context["requests_waiting"] = selectors.requests_awaiting_count(user=user)
+    return context

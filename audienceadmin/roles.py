@@ -20,6 +20,9 @@ CHANGE_APP_CODENAME = "change_batchapp"
 # Auditors read the events of every app; without it, only those of the apps open to the user.
 VIEW_EVERY_APP_HISTORY_CODENAME = "view_every_app_history"  # AuditEvent.Meta.permissions
 MANAGE_PEOPLE_CODENAME = "manage_people"  # Person.Meta.permissions
+# Approving another operator's deletion request in an app under the two-person rule (issue 16).
+# Operators have it; an organisation may take it from the group and give it to a smaller one.
+APPROVE_DELETION_CODENAME = "approve_deletion"  # DeletionRequest.Meta.permissions
 
 # The same permissions as ``user.has_perm`` names them.
 DELETE_AUDIENCE = f"{APP_LABEL}.{DELETE_AUDIENCE_CODENAME}"
@@ -29,6 +32,7 @@ ADD_APP = f"{APP_LABEL}.{ADD_APP_CODENAME}"
 CHANGE_APP = f"{APP_LABEL}.{CHANGE_APP_CODENAME}"
 VIEW_EVERY_APP_HISTORY = f"{APP_LABEL}.{VIEW_EVERY_APP_HISTORY_CODENAME}"
 MANAGE_PEOPLE = f"{APP_LABEL}.{MANAGE_PEOPLE_CODENAME}"
+APPROVE_DELETION = f"{APP_LABEL}.{APPROVE_DELETION_CODENAME}"
 
 VIEWERS = "Viewers"
 OPERATORS = "Operators"
@@ -40,7 +44,7 @@ USER_ADMINISTRATORS = "User administrators"
 # (and the events of no app): an app restricted to other operators stays out of their sight.
 ROLES: dict[str, list[str]] = {
     VIEWERS: [VIEW_AUDIT_CODENAME, VIEW_EVERY_APP_HISTORY_CODENAME],
-    OPERATORS: [VIEW_AUDIT_CODENAME, DELETE_AUDIENCE_CODENAME],
+    OPERATORS: [VIEW_AUDIT_CODENAME, DELETE_AUDIENCE_CODENAME, APPROVE_DELETION_CODENAME],
     KEY_ADMINISTRATORS: [
         VIEW_AUDIT_CODENAME,
         VIEW_EVERY_APP_HISTORY_CODENAME,

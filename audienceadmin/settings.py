@@ -332,6 +332,15 @@ AUDIENCE_LIST_MAX = env.int("AUDIENCE_LIST_MAX", default=20_000)
 AUDIENCE_LIST_CACHE_SECONDS = env.int("AUDIENCE_LIST_CACHE_SECONDS", default=60)
 # Seconds a confirmation page stays valid: after that, its preview is looked at again before deleting.
 CONFIRMATION_MAX_AGE = env.int("DELETE_CONFIRMATION_MAX_AGE", default=600)
+# The two-person rule (issue 16): hours a deletion request waits for a decision before it expires
+# (never executed after that, by the database's clock).
+APPROVAL_EXPIRY_HOURS = env.float("APPROVAL_EXPIRY_HOURS", default=24.0)
+# Notifications of deletion requests: an optional webhook (a JSON POST, e.g. a chat tool's incoming
+# webhook) besides e-mail; how often a notification is tried; the dashboard's address for the links.
+APPROVAL_WEBHOOK_URL = env.str("APPROVAL_WEBHOOK_URL", default="")
+NOTIFICATION_MAX_TRIES = env.int("NOTIFICATION_MAX_TRIES", default=6)
+NOTIFICATION_TIMEOUT = env.float("NOTIFICATION_TIMEOUT", default=5.0)
+DASHBOARD_URL = env.str("DASHBOARD_URL", default="http://127.0.0.1:8000").rstrip("/")
 # Seconds a process keeps retrying to record an attempt's outcome while the database is unavailable.
 LATE_RECORD_WINDOW = env.float("LATE_RECORD_WINDOW", default=600.0)
 # Seconds past an attempt's deadline before the sweep closes it as "unknown (interrupted)".

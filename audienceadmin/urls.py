@@ -4,7 +4,7 @@ from django.urls import include, path, re_path
 from django.views.generic import RedirectView
 
 from audienceadmin import health
-from audienceadmin.views import apps, audiences, bulk, deletion, history, home, people, signin
+from audienceadmin.views import approvals, apps, audiences, bulk, deletion, history, home, people, signin
 from audienceadmin.views.common import needs_an_app
 
 # The admin signs in through allauth too (MFA, lockout, audit), never through its own form.
@@ -56,6 +56,12 @@ urlpatterns = [
     path("bulk/<int:pk>/results.csv", bulk.bulk_job_results, name="bulk_job_results"),
     path("bulk/<int:pk>/cancel/", bulk.bulk_job_cancel, name="bulk_job_cancel"),
     path("bulk/<int:pk>/retry/", bulk.bulk_job_retry, name="bulk_job_retry"),
+    path("requests/", approvals.request_list, name="request_list"),
+    path("requests/<int:pk>/", approvals.request_detail, name="request_detail"),
+    path("requests/<int:pk>/approve/", approvals.request_approve, name="request_approve"),
+    path("requests/<int:pk>/reject/", approvals.request_reject, name="request_reject"),
+    path("requests/<int:pk>/withdraw/", approvals.request_withdraw, name="request_withdraw"),
+    path("requests/<int:pk>/break-glass/", approvals.request_break_glass, name="request_break_glass"),
     path("history/", history.history, name="history"),
     path("history/export.csv", history.history_export, name="history_export"),
     path("history/events/<int:pk>/", history.history_event, name="history_event"),

@@ -154,3 +154,29 @@ def test_the_demo_has_all_three_kinds_of_audience(demo_apps, django_user_model, 
     assert services.removal_check(follow_up.pk) == "pending"  # Batch applies it a few seconds later
     failing = services.audience_delete(actor=admin, app=project, name="demo-forbidden", ip=None)
     assert failing.outcome == Outcome.REJECTED and failing.http_status == 403
+
+
+def test_the_demo_has_an_app_under_the_two_person_rule_with_a_request_waiting(role_groups, simulator, fast_client):
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from django.urls import reverse
+
+    from audienceadmin.models import DeletionRequest
+
+    demo.Command()._users()
+    demo.Command()._approval_app(simulator)
+    demo.Command()._approval_app(simulator)  # a restart asks no second time
+    asked = DeletionRequest.objects.get()
+    assert (asked.app.name, asked.requested_by.username, asked.state) == (
+        demo.APPROVAL_APP,
+        demo.APPROVAL_REQUESTER,
+        DeletionRequest.State.PENDING,
+    )
+    operator = Client()
+    operator.force_login(get_user_model().objects.get(username="operator"))
+    assert demo.APPROVAL_AUDIENCE in operator.get(reverse("home")).content.decode()
+    operator.post(reverse("request_approve", args=[asked.pk]))
+    asked.refresh_from_db()
+    assert asked.outcome == Outcome.DELETED
+    api_key = services.app_credentials(asked.app).api_key.reveal()
+    assert demo.APPROVAL_AUDIENCE not in simulator.audience_names(api_key)

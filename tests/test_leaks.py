@@ -18,9 +18,9 @@ from django.db import connection
 from django.test import Client
 from django.urls import reverse
 
-from audienceadmin import batch, services
+from audienceadmin import batch, roles, services
 from audienceadmin.fields import DecryptionError
-from audienceadmin.models import BatchApp, RemovalFollowUp
+from audienceadmin.models import BatchApp, DeletionRequest, RemovalFollowUp
 from tests.batch.test_redaction import independent_skeleton
 from tests.conftest import PASSWORD, delete_through_pages, make_user
 
@@ -195,6 +195,39 @@ def test_no_key_leaks_anywhere(
         except CommandError as exc:
             hay.add("cli error", str(exc))
         hay.add("cli output", out.getvalue() + err.getvalue())
+
+    # 4b. the two-person rule: a request in each app (one Batch refuses), its pages as every role,
+    # its approval and outcome, and every notification (e-mail and webhook, sent or not)
+    from django.core import mail
+
+    approver = make_user(django_user_model, "bea", role_groups[roles.OPERATORS], email="bea@example.com")
+    settings.APPROVAL_WEBHOOK_URL = "http://127.0.0.1:9/hook"  # nothing listens: kept in the outbox
+    asker = Client()
+    asker.force_login(operator)
+    for app in apps:
+        services.app_update(actor=keyadmin, app=app, name=app.name, ip=None, approval_policy="second_person")
+        page = asker.post(reverse("audience_delete"), {"app": app.pk, "name": "keep-me"})
+        form = {"app": app.pk, "name": "keep-me", "confirm_name": "keep-me", "ticket": page.context["ticket"]}
+        hay.add_response(
+            f"ask {app}", asker.post(reverse("audience_delete_confirm"), form | {"reason": "crawl"}, follow=True)
+        )
+    asked = list(DeletionRequest.objects.all())
+    for user in (viewer, operator, keyadmin, superuser, approver):
+        client = Client()
+        client.force_login(user)
+        for url in [reverse("request_list"), reverse("home"), *(reverse("request_detail", args=[r.pk]) for r in asked)]:
+            hay.add_response(f"{url} as {user}", client.get(url, follow=True))
+    decider = Client()
+    decider.force_login(approver)
+    for r in asked:
+        hay.add_response(f"approve {r.pk}", decider.post(reverse("request_approve", args=[r.pk]), follow=True))
+        hay.add_response(f"request {r.pk} after", decider.get(reverse("request_detail", args=[r.pk])))
+    services.notifications_send()
+    assert len(mail.outbox) >= 4  # the approver told of both requests, and of both outcomes
+    for message in mail.outbox:
+        hay.add(f"mail to {message.to}", f"{message.subject}\n{message.body}\n{message.to}")
+    for app in apps:
+        services.app_update(actor=keyadmin, app=app, name=app.name, ip=None, approval_policy="none")
 
     # 5. key changes, rotation, a lost encryption key
     old = settings.FIELD_ENCRYPTION_KEYS[0]

@@ -17,9 +17,10 @@ from django.core.exceptions import PermissionDenied
 from django.core.management import CommandError, call_command
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from audienceadmin import checks, roles, services
-from audienceadmin.models import AuditEvent, BatchApp
+from audienceadmin.models import AuditEvent, BatchApp, DeletionRequest
 from tests.conftest import PASSWORD, make_user
 
 pytestmark = pytest.mark.django_db
@@ -62,10 +63,17 @@ RULES: dict[str, tuple[set[str], set[str]]] = {
     "person_reactivate": ({"POST"}, PEOPLE),
     "person_unlock": ({"POST"}, PEOPLE),
     "person_invite_again": ({"POST"}, PEOPLE),
+    "request_list": ({"GET"}, DELETERS),
+    "request_detail": ({"GET"}, DELETERS),
+    "request_approve": ({"POST"}, DELETERS),  # the approve_deletion permission: Operators have it
+    "request_reject": ({"POST"}, DELETERS),
+    "request_withdraw": ({"POST"}, DELETERS),
+    "request_break_glass": ({"POST"}, DELETERS),  # a superuser's only: the service refuses anyone else
     "app_archive": ({"GET", "POST"}, KEYS),  # last: a permitted POST archives the app
 }
 NEEDS_APP = {"app_edit", "app_test_connection", "app_archive", "app_restore", "audience_browse"}
 NEEDS_JOB = {"bulk_job", "bulk_job_progress", "bulk_job_results", "bulk_job_cancel", "bulk_job_retry"}
+NEEDS_REQUEST = {"request_detail", "request_approve", "request_reject", "request_withdraw", "request_break_glass"}
 NEEDS_PERSON = {"person_edit", "person_deactivate", "person_reactivate", "person_unlock", "person_invite_again"}
 # Reachable without logging in: the sign-in pages, the SSO round trip, the set-password link.
 PUBLIC = {
@@ -191,6 +199,10 @@ def test_permission_matrix(role, users, batch_app, fast_client):
     from audienceadmin.models import BulkJob
 
     job = BulkJob.objects.create(app=batch_app, created_by=users["operator"], concurrency=1)
+    asked = DeletionRequest.objects.create(
+        app=batch_app, requested_by=users["operator"], created_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(hours=1), reason="matrix", audiences=["spring-sale"],
+    )  # fmt: skip
     client = Client()
     if users[role] is not None:
         client.force_login(users[role])
@@ -199,6 +211,8 @@ def test_permission_matrix(role, users, batch_app, fast_client):
             url = reverse(url_name, args=[AuditEvent.objects.order_by("id").first().pk])
         elif url_name in NEEDS_JOB:
             url = reverse(url_name, args=[job.pk])
+        elif url_name in NEEDS_REQUEST:
+            url = reverse(url_name, args=[asked.pk])
         elif url_name in NEEDS_PERSON:
             url = reverse(url_name, args=[users["inactive"].pk])
         else:
@@ -219,8 +233,13 @@ def test_permission_matrix(role, users, batch_app, fast_client):
 
 # Auditors read the events of every app; operators those of the apps open to them and the events of
 # no app. Every URL is classified: a new page that shows audit events must join the matrix below.
-SHOWS_EVENTS = {"home", "history", "history_export", "history_event"}
+SHOWS_EVENTS = {"home", "history", "history_export", "history_event", "request_detail"}
 SHOWS_NO_EVENTS = {
+    "request_list",  # requests of the apps open to the user only (requests_for), no event
+    "request_approve",
+    "request_reject",
+    "request_withdraw",
+    "request_break_glass",
     "audience_browse_pick",
     "audience_browse",
     "audience_delete",
@@ -523,6 +542,10 @@ def test_every_answer_to_a_logged_in_user_is_never_stored(users, batch_app, fast
     from audienceadmin.models import BulkJob
 
     job = BulkJob.objects.create(app=batch_app, created_by=users["operator"], concurrency=1)
+    asked = DeletionRequest.objects.create(
+        app=batch_app, requested_by=users["operator"], created_at=timezone.now(),
+        expires_at=timezone.now() + timedelta(hours=1), reason="matrix", audiences=["spring-sale"],
+    )  # fmt: skip
     client = Client()
     client.force_login(users["superuser"])
     for url_name, (methods, _allowed) in RULES.items():
@@ -532,6 +555,8 @@ def test_every_answer_to_a_logged_in_user_is_never_stored(users, batch_app, fast
             args = [AuditEvent.objects.order_by("id").first().pk]
         elif url_name in NEEDS_PERSON:
             args = [users["operator"].pk]
+        elif url_name in NEEDS_REQUEST:
+            args = [asked.pk]
         else:
             args = [job.pk] if url_name in NEEDS_JOB else [batch_app.pk] if url_name in NEEDS_APP else []
         response = client.get(reverse(url_name, args=args))

@@ -6,9 +6,18 @@ calls, and services and commands share them; call sites use the names re-exporte
 - ``history``: the audit trail's pages, CSV rows and detail; the last verification;
 - ``bulk``: bulk jobs a user may follow, a job's progress, items and results;
 - ``removals``: where CEP removals stand after Batch accepted them;
+- ``approvals``: deletion requests, their approvers;
 - ``people``: people, their roles, MFA and lockouts; single sign-on's rules (domains, group mapping).
 """
 
+from audienceadmin.selectors.approvals import (
+    approvers_of,
+    may_approve_in,
+    request_events,
+    requests_awaiting,
+    requests_awaiting_count,
+    requests_for,
+)
 from audienceadmin.selectors.apps import (
     app_allowed_operators,
     app_by_name,
@@ -85,6 +94,12 @@ __all__ = [
     "project_names",
     "removal_follow_up",
     "removal_follow_ups",
+    "approvers_of",
+    "may_approve_in",
+    "request_events",
+    "requests_awaiting",
+    "requests_awaiting_count",
+    "requests_for",
     "EXPORT_FIELDS",
     "HISTORY_VIEWS",
     "HISTORY_VIEW_CHOICES",

@@ -78,11 +78,23 @@ class HistoryView(NamedTuple):
 
 
 # The history's views (its tabs), in the order of the tabs; the filter form's choices too.
+# The two-person rule: the app's policy and every step of its deletion requests (break glass included).
+REQUEST_KINDS = [
+    Kind.APP_POLICY_CHANGED,
+    Kind.REQUEST_CREATED,
+    Kind.REQUEST_APPROVED,
+    Kind.REQUEST_REJECTED,
+    Kind.REQUEST_WITHDRAWN,
+    Kind.REQUEST_EXPIRED,
+    Kind.REQUEST_EXECUTED,
+    Kind.BREAK_GLASS,
+]
 HISTORY_VIEWS: dict[str, HistoryView] = {
     "deletions": HistoryView("Deletions", [Kind.DELETE_REQUESTED]),
     "keys": HistoryView("Key changes", KEY_KINDS),
     "security": HistoryView("Security events", SECURITY_KINDS),
     "people": HistoryView("People", PEOPLE_KINDS),
+    "requests": HistoryView("Approvals", REQUEST_KINDS),
     "all": HistoryView("Everything", []),
 }
 HISTORY_VIEW_CHOICES = [(name, view.label) for name, view in HISTORY_VIEWS.items()]

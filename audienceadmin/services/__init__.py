@@ -12,9 +12,25 @@ where the action happens. Call sites use the names re-exported here: ``services.
   a bulk list's existence check); ``previews``: the impact preview and the MEP version it resolves;
 - ``removals``: following a CEP removal Batch accepted until it is applied;
 - ``bulk``: creating, cancelling and resuming bulk jobs (``audienceadmin.bulk_runner`` runs them);
+- ``approvals``: the two-person rule's deletion requests (``approval_gate``: the gate before Batch);
 - ``people``: invitations, roles, deactivation, lockouts; the audit of every way of signing in.
 """
 
+from audienceadmin.services.approval_gate import require_approval
+from audienceadmin.services.approvals import (
+    ApprovalRequired,
+    RequestClosed,
+    approval_needed,
+    deletion_request_create,
+    notifications_send,
+    request_approve,
+    request_break_glass,
+    request_bulk_finished,
+    request_execute,
+    request_reject,
+    request_withdraw,
+    requests_expire,
+)
 from audienceadmin.services.apps import (
     ConnectionTest,
     app_archive,
@@ -78,6 +94,19 @@ from audienceadmin.services.previews import Preview, audience_preview, delete_ve
 from audienceadmin.services.removals import removal_check, removal_checks_queue, removal_follow_up_start
 
 __all__ = [
+    "ApprovalRequired",
+    "RequestClosed",
+    "approval_needed",
+    "deletion_request_create",
+    "notifications_send",
+    "request_approve",
+    "request_break_glass",
+    "request_bulk_finished",
+    "request_execute",
+    "request_reject",
+    "request_withdraw",
+    "requests_expire",
+    "require_approval",
     "AUDIENCE_PAGE_SIZE",
     "AUDIENCE_PAGE_SIZES",
     "AUDIENCE_SORTS",

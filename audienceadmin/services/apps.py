@@ -48,11 +48,13 @@ def app_create(
     ip: str | None,
     allowed_operators: Iterable[User] = (),
     kind: str = BatchApp.Kind.MEP,
+    approval_policy: str = BatchApp.ApprovalPolicy.NONE,
 ) -> BatchApp:
     """An MEP app (``api_key``: its API key) or a CEP project (``api_key``: its project key)."""
     app = BatchApp.objects.create(
         name=_checked_name(name),
         kind=BatchApp.Kind(kind),
+        approval_policy=approval_policy,
         api_key=api_key,
         rest_api_key=rest_api_key,
         api_key_hint=key_hint(api_key),
@@ -68,7 +70,20 @@ def app_create(
         message=_access_description(operators),
         details={"kind": app.kind},
     )
+    if app.needs_approval:
+        _policy_record(actor, app, ip)
     return app
+
+
+def _policy_record(actor: Actor, app: BatchApp, ip: str | None) -> None:
+    app_event_record(
+        Kind.APP_POLICY_CHANGED,
+        actor=actor,
+        app=app,
+        ip=ip,
+        message=wording.policy_changed(app.get_approval_policy_display()),
+        details={"approval_policy": app.approval_policy},
+    )
 
 
 @transaction.atomic
@@ -82,11 +97,12 @@ def app_update(
     ip: str | None,
     allowed_operators: Iterable[User] | None = None,
     kind: str | None = None,
+    approval_policy: str | None = None,
 ) -> BatchApp:
-    """Rename, replace keys, restrict access. An empty key means "keep the stored one";
-    ``allowed_operators=None`` leaves access as it is. A name stored before the name rules
-    (``app_names``) is kept as it is; a new one is checked. The kind never changes (``kind``, if
-    given, must be the app's): the stored keys mean what it says."""
+    """Rename, replace keys, restrict access, set the approval policy (audited). An empty key means
+    "keep the stored one"; ``allowed_operators=None`` (``approval_policy=None``) leaves it as it is.
+    A name stored before the name rules (``app_names``) is kept as it is; a new one is checked. The
+    kind never changes (``kind``, if given, must be the app's): the stored keys mean what it says."""
     app = BatchApp.objects.select_for_update().get(pk=app.pk)
     if kind is not None and kind != app.kind:
         raise ValidationError(wording.KIND_IS_FIXED, code="kind")
@@ -117,6 +133,12 @@ def app_update(
             app_event_record(
                 Kind.APP_ACCESS_CHANGED, actor=actor, app=app, ip=ip, message=_access_description(operators)
             )
+    if approval_policy is not None and approval_policy != app.approval_policy:
+        if approval_policy not in BatchApp.ApprovalPolicy.values:
+            raise ValidationError(f"Unknown approval policy {approval_policy!r}.", code="approval_policy")
+        app.approval_policy = approval_policy
+        app.save(update_fields=["approval_policy"])
+        _policy_record(actor, app, ip)
     return app
 
 

@@ -14,8 +14,9 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from audienceadmin import dbclock, selectors, tasks, wording
-from audienceadmin.models import AuditEvent, BatchApp, BulkItem, BulkJob
+from audienceadmin.models import AuditEvent, BatchApp, BulkItem, BulkJob, DeletionRequest
 from audienceadmin.names import bulk_names_check
+from audienceadmin.services.approval_gate import MAY_SEND, ApprovalRequired, approval_needed
 from audienceadmin.services.events import app_event_record
 
 if TYPE_CHECKING:
@@ -23,13 +24,31 @@ if TYPE_CHECKING:
 
 
 def bulk_job_create(
-    *, actor: User, app: BatchApp, names: list[str], ip: str | None = None, retry_of: BulkJob | None = None
+    *,
+    actor: User,
+    app: BatchApp,
+    names: list[str],
+    ip: str | None = None,
+    retry_of: BulkJob | None = None,
+    approval: DeletionRequest | None = None,
 ) -> BulkJob:
-    """``retry_of``: the ended job of the same app whose failed and not-attempted items this retries."""
+    """Queue a bulk job. ``retry_of``: the ended job of the same app whose failed and not-attempted
+    items this retries. In an app under the two-person rule, only for ``approval``, a bulk request
+    being approved (or broken glass) in the caller's transaction (``services.approvals``);
+    otherwise ``ApprovalRequired`` and nothing is queued."""
     if not selectors.may_delete_in(app, actor):
         raise PermissionDenied(wording.MAY_NOT_DELETE)
     if retry_of is not None and (retry_of.app_id != app.pk or retry_of.is_active):
         raise ValidationError(wording.RETRY_NOT_ENDED)
+    if approval_needed(app) and not (
+        approval is not None
+        and approval.app_id == app.pk
+        and approval.bulk
+        and approval.bulk_job_id is None
+        and approval.state in MAY_SEND
+        and DeletionRequest.objects.filter(pk=approval.pk, state__in=MAY_SEND, bulk_job__isnull=True).exists()
+    ):
+        raise ApprovalRequired(wording.APPROVAL_REQUIRED)
     report = bulk_names_check("\n".join(names))
     if report.invalid or not report.valid or report.too_many:
         raise ValidationError(wording.BULK_LIST_INVALID)

@@ -16,8 +16,9 @@ from django.utils import timezone
 
 from audienceadmin import batch, names, selectors, wording
 from audienceadmin.fields import DecryptionError
-from audienceadmin.models import AuditEvent, BatchApp, BulkItem
+from audienceadmin.models import AuditEvent, BatchApp, BulkItem, DeletionRequest
 from audienceadmin.services import late_records, pacing, removals
+from audienceadmin.services.approval_gate import ApprovalRequired, approval_needed, require_approval
 from audienceadmin.services.apps import app_credentials
 from audienceadmin.services.events import actor_fields, security_event_record
 
@@ -87,6 +88,7 @@ def audience_delete(
     details: dict[str, Any] | None = None,
     attempt: uuid.UUID | None = None,
     api_version: str | None = None,
+    approval: DeletionRequest | None = None,
 ) -> DeletionResult:
     """Delete audience ``name`` of ``app`` in Batch, auditing the attempt before and after.
 
@@ -100,6 +102,8 @@ def audience_delete(
     ``details`` (the impact preview, a bulk job id) goes into the *requested* event.
     ``attempt``: the id the confirmation page issued; a second call with it raises
     ``AttemptAlreadyMade`` and sends nothing.
+    ``approval``: in an app under the two-person rule, the approved request this deletion carries out;
+    without a valid one, ``ApprovalRequired`` is raised (audited) and nothing is sent.
     """
     if not names.is_valid(name):
         raise ValidationError(wording.INVALID_NAME, code="invalid_name")
@@ -128,6 +132,7 @@ def audience_delete(
         details=details,
         attempt=attempt,
         api_version=api_version,
+        approval=approval,
     )
 
 
@@ -158,6 +163,7 @@ def audience_delete_prechecked(
     bulk_item: BulkItemRef | None = None,
     attempt: uuid.UUID | None = None,
     api_version: str | None = None,
+    approval: DeletionRequest | None = None,
 ) -> DeletionResult:
     """``audience_delete`` for a caller that has already made its checks: a bulk job checks the
     name, the app and the permission once (and again at every renewal of its lease) and decrypts the
@@ -172,7 +178,11 @@ def audience_delete_prechecked(
 
     ``bulk_item``: the item's state changes commit with the audit events (it is *running* exactly
     when its request was recorded, *done* exactly when its outcome was), fenced by the run's token:
-    ``LeaseLost`` (nothing recorded, nothing sent) once another run holds the job."""
+    ``LeaseLost`` (nothing recorded, nothing sent) once another run holds the job.
+
+    The two-person rule's gate is checked here, the one way to Batch: ``ApprovalRequired`` (audited,
+    nothing sent) unless the app needs no approval, or ``approval`` (or the bulk item's job) was approved."""
+    _gate(app, name, approval, bulk_item, actor, ip)
     if credentials is None:
         try:
             credentials = app_credentials(app)
@@ -247,6 +257,23 @@ def audience_delete_prechecked(
         api_label=client.label,
         is_project=client.api == batch.CEP,
     )
+
+
+def _gate(
+    app: BatchApp, name: str, approval: DeletionRequest | None, bulk_item: BulkItemRef | None, actor: User | None,
+    ip: str | None,
+) -> None:  # fmt: skip
+    if not approval_needed(app):  # one indexed read: most apps need no approval
+        return
+    job_id = None
+    if bulk_item is not None:
+        job_id = BulkItem.objects.filter(pk=bulk_item.item_id).values_list("job_id", flat=True).first()
+        job_id = job_id if job_id is not None else -1
+    try:
+        require_approval(app, name=name, approval=approval, bulk_job_id=job_id)
+    except ApprovalRequired as exc:
+        security_event_record(kind=Kind.PERMISSION_DENIED, actor=actor, ip=ip, app=app, audience=name, message=str(exc))
+        raise
 
 
 def _item_update(ref: BulkItemRef, seq: int, *, only_pending: bool = False, **fields: Any) -> None:

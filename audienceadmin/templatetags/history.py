@@ -113,13 +113,20 @@ def cli_origin(details) -> str:
     return wording.cli_origin(details or {})
 
 
+def _kind_cell(e) -> str:
+    """The event's kind; a break glass (a deletion without a second person) stands out."""
+    if e.kind == "break_glass":
+        return f'<strong class="break-glass">{_e(e.get_kind_display())}</strong>'
+    return _e(e.get_kind_display())
+
+
 @register.simple_tag
 def event_rows(events) -> SafeString:
     detail, zone = _detail_url(), timezone.get_current_timezone()
     return mark_safe(  # noqa: S308 - every value escaped
         "\n".join(
             f'<tr><td data-label="When">{_when(e, detail, zone)}</td>'
-            f'<td data-label="What">{_e(e.get_kind_display())}</td>'
+            f'<td data-label="What">{_kind_cell(e)}</td>'
             f'<td data-label="Who">{_e(e.actor_username or "—")}</td>'
             f'<td data-label="App">{_e(e.app_name or "—")}</td>'
             f'<td data-label="Audience">{_audience_cell(e)}</td>'

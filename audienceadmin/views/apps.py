@@ -14,7 +14,7 @@ from audienceadmin.forms import AppForm
 from audienceadmin.models import BatchApp
 
 # What is kept across re-authentication: never a key (keys are typed again).
-KEPT_FIELDS = ["name", "allowed_operators"]
+KEPT_FIELDS = ["name", "allowed_operators", "approval_policy"]
 
 
 def _form_page(request: AuthenticatedHttpRequest, form: AppForm, app: BatchApp | None = None) -> HttpResponse:
@@ -36,9 +36,12 @@ def _stale(request: AuthenticatedHttpRequest) -> HttpResponse:
 def _changes_keys_or_access(form: AppForm, app: BatchApp) -> bool:
     data = form.cleaned_data
     operators = {u.pk for u in data.get("allowed_operators") or []}
-    return bool(data.get("api_key") or data.get("rest_api_key")) or operators != {
-        u.pk for u in selectors.app_allowed_operators(app)
-    }
+    policy = data.get("approval_policy") not in (None, app.approval_policy)
+    return (
+        bool(data.get("api_key") or data.get("rest_api_key"))
+        or policy
+        or operators != {u.pk for u in selectors.app_allowed_operators(app)}
+    )
 
 
 def _test_new_keys(request: AuthenticatedHttpRequest, app: BatchApp, saved: str) -> None:
@@ -85,9 +88,17 @@ def app_create(request: AuthenticatedHttpRequest) -> HttpResponse:
 def app_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     app = get_object_or_404(selectors.apps_active(), pk=pk)
     kept = reauth.kept(request, request.GET.get("kept"))
-    initial = {"name": app.name, "allowed_operators": selectors.app_allowed_operators(app)}
+    initial = {
+        "name": app.name,
+        "allowed_operators": selectors.app_allowed_operators(app),
+        "approval_policy": app.approval_policy,
+    }
     if kept:
-        initial = {"name": kept.get("name", app.name), "allowed_operators": kept.getlist("allowed_operators")}
+        initial = {
+            "name": kept.get("name", app.name),
+            "allowed_operators": kept.getlist("allowed_operators"),
+            "approval_policy": kept.get("approval_policy", app.approval_policy),
+        }
     form = AppForm(request.POST or None, instance=app, operators=selectors.operators(), initial=initial)
     if request.method == "POST" and form.is_valid():
         if _changes_keys_or_access(form, app) and not reauth.recent(request):

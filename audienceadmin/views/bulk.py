@@ -20,10 +20,11 @@ from audienceadmin.forms import BulkConfirmForm, BulkNamesForm
 from audienceadmin.models import BatchApp, BulkJob
 from audienceadmin.names import NameReport, bulk_names_check
 from audienceadmin.templatetags.outcomes import result_badge
+from audienceadmin.views import approvals
 
 ITEMS_PER_PAGE = 100
 
-KEPT_FIELDS = ["app", "names", "count", "retry_of"]
+KEPT_FIELDS = ["app", "names", "count", "retry_of", "reason"]
 
 
 def _review(
@@ -104,6 +105,10 @@ def bulk_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     if not reauth.recent(request):  # nothing starts: re-authenticate, then the same review
         messages.warning(request, wording.REAUTH_KEPT)
         return reauth.refuse(request, f"{reverse('bulk_new')}?kept={reauth.keep(request, request.POST, KEPT_FIELDS)}")
+    if form.cleaned_data["app"].needs_approval:  # the two-person rule: one request for the whole list
+        names = form.cleaned_data["name_list"]
+        return approvals.ask(request, form.cleaned_data["app"], names, form.cleaned_data["reason"], bulk=True,
+                             preview={"count": len(names)})  # fmt: skip
     try:
         job = services.bulk_job_create(
             actor=request.user,

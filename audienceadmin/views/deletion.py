@@ -18,6 +18,7 @@ from audienceadmin import batch, confirmation, reauth, roles, selectors, service
 from audienceadmin.access import AuthenticatedHttpRequest, client_ip, permission_required
 from audienceadmin.forms import ConfirmDeleteForm, DeleteAudienceForm
 from audienceadmin.models import AuditEvent, BatchApp
+from audienceadmin.views import approvals
 
 # The logger's name is what log filters and alerts know: it stays that of the module before the split.
 logger = logging.getLogger("audienceadmin.views")
@@ -106,6 +107,11 @@ def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
     except confirmation.TicketInvalid:
         messages.error(request, wording.CONFIRMATION_INVALID)
         return redirect("audience_delete")
+    version = services.delete_version(preview=ticket.preview, chosen=form.cleaned_data["api_version"])
+    if app.needs_approval:  # the two-person rule: a request, not a call to Batch; sent later to this version
+        preview = ticket.preview | ({"delete_version": version} if version else {})
+        return approvals.ask(request, app, [name], form.cleaned_data["reason"], preview=preview,
+                             attempt=ticket.attempt)  # fmt: skip
     try:
         result = services.audience_delete(
             actor=request.user,
@@ -114,7 +120,7 @@ def audience_delete_confirm(request: AuthenticatedHttpRequest) -> HttpResponse:
             ip=client_ip(request),
             details={"preview": ticket.preview},
             attempt=ticket.attempt,
-            api_version=services.delete_version(preview=ticket.preview, chosen=form.cleaned_data["api_version"]),
+            api_version=version,
         )
     except services.AttemptAlreadyMade as exc:
         return _already_made(request, exc.attempt)

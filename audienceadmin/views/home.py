@@ -21,6 +21,7 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     if user.has_perm(roles.DELETE_AUDIENCE):
         context["my_apps"] = selectors.apps_for_delete(user=user)
         context["active_jobs"] = selectors.bulk_jobs_active(user=user)
+        context["awaiting"] = selectors.requests_awaiting(user=user)[:10]
     if user.has_perm(roles.VIEW_APPS):
         context["key_apps"] = selectors.apps_with_key_status()
     return render(request, "audienceadmin/home.html", context)

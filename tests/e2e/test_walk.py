@@ -15,9 +15,9 @@ from axe_playwright_python.sync_playwright import Axe
 from django.urls import URLPattern, get_resolver, reverse
 from playwright.sync_api import Page
 
-from audienceadmin import services
+from audienceadmin import roles, services
 from audienceadmin.models import AuditEvent, BulkJob
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, make_user
 from tests.e2e.conftest import login
 from tests.test_security import CLOSED
 
@@ -77,7 +77,7 @@ def walkable_urls(ids: dict[str, int]) -> list[str]:
         if route.endswith(".csv") or route.endswith(".json"):
             continue  # downloads, not pages (their permissions are in the matrix test)
         if "<int:pk>" in route:
-            prefixes = {"bulk/": "job", "history/": "event", "people/": "person"}
+            prefixes = {"bulk/": "job", "history/": "event", "people/": "person", "requests/": "request"}
             kind = next((k for p, k in prefixes.items() if route.startswith(p)), "app")
             urls.append(reverse(entry.name, args=[ids[kind]]))
         else:
@@ -99,7 +99,12 @@ def test_every_page_as_every_role(
     services.audience_delete(actor=operator, app=batch_app, name="beta", ip=None)
     job = BulkJob.objects.create(app=batch_app, created_by=operator, concurrency=1)
     event = AuditEvent.objects.order_by("-id").first().pk
-    ids = {"app": batch_app.pk, "event": event, "job": job.pk, "person": operator.pk}
+    services.app_update(actor=None, app=batch_app, name=batch_app.name, ip=None, approval_policy="second_person")
+    other = make_user(django_user_model, "bea", role_groups[roles.OPERATORS])
+    asked = services.deletion_request_create(
+        actor=other, app=batch_app, audiences=["spring-sale"], reason="A reason long enough to wrap " * 4, ip=None
+    )  # a pending request: its page shows the decision forms to whoever may decide
+    ids = {"app": batch_app.pk, "event": event, "job": job.pk, "person": operator.pk, "request": asked.pk}
     browser_problems.allow(r"status of 403 \(Forbidden\)", required=False)
     page.set_viewport_size({"width": WIDTHS[screen], "height": 900})
     login(page, live_server, user)

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import pwd
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.core.management.base import BaseCommand, CommandError
@@ -13,6 +14,7 @@ from audienceadmin.models import AuditEvent, BatchApp
 
 USAGE_ERROR = 2
 NOT_DELETED = 1
+REQUESTED = 3
 
 
 def os_user() -> str:
@@ -27,7 +29,9 @@ def os_user() -> str:
 class Command(BaseCommand):
     help = (
         "Delete a Batch custom audience, audited like a delete from the dashboard. "
-        "Exit status: 0 deleted, 1 not deleted (or outcome unknown), 2 bad usage or input."
+        "Exit status: 0 deleted, 1 not deleted (or outcome unknown), 2 bad usage or input, "
+        "3 a deletion request was created (an app under the two-person rule: another person approves it "
+        "with `approve_request`)."
     )
 
     def add_arguments(self, parser) -> None:
@@ -46,9 +50,22 @@ class Command(BaseCommand):
             "IDs). Default: where Batch says the name is, as the dashboard's preview does; exit status 2 when "
             "the name is in both or Batch could not be asked",
         )
+        parser.add_argument(
+            "--reason",
+            default="",
+            help="in an app whose policy asks for a second person: why the deletion is needed (with --actor, "
+            "the command creates a deletion request instead of deleting)",
+        )
 
     def handle(
-        self, *args, audience: str, app: str, actor: str | None, api_version: str | None = None, **options
+        self,
+        *args,
+        audience: str,
+        app: str,
+        actor: str | None,
+        api_version: str | None = None,
+        reason: str = "",
+        **options,
     ) -> None:
         if not names.is_valid(audience):
             raise CommandError(f"Invalid audience name {audience!r}. {wording.NAME_RULE}", returncode=USAGE_ERROR)
@@ -64,6 +81,9 @@ class Command(BaseCommand):
                 raise CommandError(f"No active user named {actor!r}.", returncode=USAGE_ERROR)
         if user is None or selectors.may_delete_in(batch_app, user):  # else the service refuses, sending nothing
             api_version = self.resolve_version(batch_app, audience, api_version)
+        if batch_app.needs_approval:  # the two-person rule: ask, never delete (later, through api_version)
+            self._ask(batch_app, audience, user, reason, api_version)
+            return
         # Nothing here proves who the --actor is: the audit says who ran the command, and for whom.
         runner = os_user()
         details = {"cli_os_user": runner} | ({"on_behalf_of": user.get_username()} if user else {})
@@ -111,3 +131,22 @@ class Command(BaseCommand):
         # Batch could not be asked at all: 1.1, the documented route (as the dashboard's default); a
         # 1.0 audience then answers 404, rejected, and nothing is deleted by mistake.
         return preview.version or None
+
+    def _ask(self, batch_app, audience: str, user, reason: str, api_version: str | None) -> None:
+        if user is None or not reason.strip():
+            raise CommandError(wording.CLI_NEEDS_REQUESTER, returncode=USAGE_ERROR)
+        try:
+            asked = services.deletion_request_create(
+                actor=user,
+                app=batch_app,
+                audiences=[audience],
+                reason=reason,
+                ip=None,
+                preview={"cli_os_user": os_user()} | ({"delete_version": api_version} if api_version else {}),
+                source=AuditEvent.Source.CLI,
+            )
+        except PermissionDenied:
+            raise CommandError(wording.cli_needs_operator_role(user.get_username()), returncode=USAGE_ERROR) from None
+        hours = settings.APPROVAL_EXPIRY_HOURS
+        self.stdout.write(wording.request_waiting(asked.pk, hours))
+        raise CommandError(f"request {asked.pk} created; nothing deleted yet", returncode=REQUESTED)

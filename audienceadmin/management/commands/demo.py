@@ -50,7 +50,13 @@ DEMO_USERS = [
     ("viewer", roles.VIEWERS),
     ("useradmin", roles.USER_ADMINISTRATORS),
     ("mfa-operator", roles.OPERATORS),  # signs in with a password and a TOTP code
+    ("second-operator", roles.OPERATORS),  # asks for a deletion in the two-person app (approve it as operator)
 ]
+# The two-person rule (issue 16): an app whose every deletion waits for a second operator, with a
+# request from second-operator waiting (operator sees it on the home page and the Requests page).
+APPROVAL_APP = "Demo shop EU (two-person rule)"
+APPROVAL_REQUESTER = "second-operator"
+APPROVAL_AUDIENCE = "eu-winter-promo"
 TOTP_USER = "mfa-operator"
 AUDIENCES: list[dict[str, Any]] = [
     {"name": "spring-sale-2025", "nb_ids": 18250, "description": "Spring sale buyers"},
@@ -104,6 +110,7 @@ class Command(BaseCommand):
         totp_secret = self._totp(TOTP_USER)
         simulator = BatchSimulator(port=simulator_port)
         apps, kept_deleted = self._apps(simulator)
+        apps.append(self._approval_app(simulator))
         if no_serve:
             return
         simulator.start()
@@ -207,6 +214,41 @@ class Command(BaseCommand):
         kept_deleted += sorted(deleted)
         return DEMO_PROJECT
 
+    def _approval_app(self, simulator: BatchSimulator) -> str:
+        """The app under the two-person rule, with a pending request from another demo user."""
+        from audienceadmin.models import BatchApp, DeletionRequest
+
+        admin = get_user_model().objects.get(username="admin")
+        app = selectors.app_by_name(APPROVAL_APP) or services.app_create(
+            actor=admin,
+            name=APPROVAL_APP,
+            api_key=_random_key("DEMOEU"),
+            rest_api_key=_random_key("demo-eu-rest-"),
+            ip=None,
+            approval_policy=BatchApp.ApprovalPolicy.SECOND_PERSON,
+        )
+        credentials = services.app_credentials(app)
+        deleted = selectors.audiences_deleted(app=app)
+        audiences = [{"name": APPROVAL_AUDIENCE, "nb_ids": 4200, "description": "Winter promo, EU"}, *AUDIENCES[:6]]
+        simulator.add_app(
+            credentials.api_key.reveal(),
+            credentials.rest_api_key.reveal(),
+            [a for a in audiences if a["name"] not in deleted],
+        )
+        services.requests_expire()
+        if app.needs_approval and APPROVAL_AUDIENCE not in deleted:
+            waiting = DeletionRequest.objects.filter(app=app, state=DeletionRequest.State.PENDING).exists()
+            if not waiting:
+                services.deletion_request_create(
+                    actor=get_user_model().objects.get(username=APPROVAL_REQUESTER),
+                    app=app,
+                    audiences=[APPROVAL_AUDIENCE],
+                    reason="The EU winter promo ended last week; its audience is no longer targeted.",
+                    ip=None,
+                    preview={"exists": True, "nb_ids": 4200, "type": "custom"},
+                )
+        return APPROVAL_APP
+
     def _print(
         self,
         addr: str,
@@ -243,6 +285,11 @@ class Command(BaseCommand):
         self.stdout.write("Audiences that show failures:")
         for audience, what, _ in FAULTS:
             self.stdout.write(f"  {audience:<18} {what}")
+        self.stdout.write(f"{APPROVAL_APP}: every deletion waits for a second operator's approval.")
+        self.stdout.write(
+            f"  {APPROVAL_REQUESTER} asked to delete {APPROVAL_AUDIENCE}: approve or reject it as operator (Requests)."
+        )
+        self.stdout.write("  Notification e-mails print in this terminal.")
         self.stdout.write("Bulk delete runs in a background worker started alongside.")
         self.stdout.write("Ctrl-C stops the dashboard, the worker and the simulator.\n")
 

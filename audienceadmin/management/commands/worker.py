@@ -5,8 +5,9 @@ It is django-tasks-db's ``db_worker`` loop, plus:
 * **the database going away** (a restart, a failover, a full disk): the worker logs it, waits with
   backoff and carries on, instead of exiting; a bulk job it runs keeps its lease meanwhile;
 * **a janitor thread**: every few seconds it queues a new run for the bulk jobs whose run died (lease
-  passed), a check for each CEP removal whose follow-up is due, and sweeps interrupted attempts, so
-  nothing waits for a page view or a command;
+  passed), a check for each CEP removal whose follow-up is due, closes the deletion requests that
+  expired, sends the notifications due (with retries) and sweeps interrupted attempts, so nothing
+  waits for a page view or a command;
 * **SIGTERM**: no new call to Batch starts, calls in flight finish and are recorded, the running job
   is given back (another worker takes it at once), then the process exits.
 
@@ -68,6 +69,11 @@ def janitor(stop: threading.Event, sweep_every: float = SWEEP_EVERY) -> None:
             if resumed:
                 logger.info("Janitor: queued a new run for %d bulk job(s) whose run had stopped", resumed)
             services.removal_checks_queue()  # CEP removals due for a look
+            # The two-person rule: requests nobody decided in time are closed; notifications go out.
+            expired = services.requests_expire()
+            if expired:
+                logger.info("Janitor: %d deletion request(s) expired", expired)
+            services.notifications_send()
             if time.monotonic() - last_sweep >= sweep_every:
                 last_sweep = time.monotonic()
                 services.attempts_sweep(window=timedelta(days=1))
