@@ -282,6 +282,8 @@ class BulkJobRun:
 
     def why_not_send(self) -> str:
         """Asked by the client before each try: why this run may not send now, or ""."""
+        if _shutting_down.is_set():  # a SIGTERM: no new call, without waiting for the next beat
+            self.halt("shutting_down")
         if self.stop.is_set():
             return self.stop_reason or "cancelled"
         if self.lease_left() < self.hard_bound + self.margin:

@@ -222,6 +222,7 @@ def audience_delete_prechecked(
     recorded = complete(
         common,
         bulk_item,
+        item_waits=answer.outcome == Outcome.NOT_SENT and answer.reason in RUN_STOPPING,
         outcome=answer.outcome,
         http_status=answer.http_status,
         error_name=answer.error_name,
@@ -286,8 +287,21 @@ def _item_update(ref: BulkItemRef, seq: int, *, only_pending: bool = False, **fi
         raise LeaseLost
 
 
-def complete(common: dict[str, Any], bulk_item: BulkItemRef | None, *, late: bool = True, **outcome: Any) -> bool:
-    """Write the *completed* event (and the item's outcome with it). False if it was not written now:
+# Why a bulk run refuses to send (``BulkJobRun.why_not_send``): it is stopping. An item whose call it
+# refused after its *requested* event was written waits for the next run, as one never started does.
+RUN_STOPPING = frozenset({"shutting_down", "lease_lost", "cancelled"})
+
+
+def complete(
+    common: dict[str, Any],
+    bulk_item: BulkItemRef | None,
+    *,
+    late: bool = True,
+    item_waits: bool = False,
+    **outcome: Any,
+) -> bool:
+    """Write the *completed* event (and the item's outcome with it; ``item_waits``: nothing was sent
+    because the run is stopping, so the item is pending again). False if it was not written now:
     one exists already (a sweep or a new run closed the attempt), the run lost its job, or the
     database failed (then, with ``late``, it is written once the database is back; Batch's answer is
     logged meanwhile, never lost)."""
@@ -295,7 +309,8 @@ def complete(common: dict[str, Any], bulk_item: BulkItemRef | None, *, late: boo
         with transaction.atomic():
             event = AuditEvent.objects.create(kind=Kind.DELETE_COMPLETED, **common, **outcome)
             if bulk_item is not None:
-                _item_update(bulk_item, event.pk, **item_outcome_fields(outcome))
+                waits = {"state": BulkItem.State.PENDING, "attempt": None}
+                _item_update(bulk_item, event.pk, **(waits if item_waits else item_outcome_fields(outcome)))
     except (DatabaseError, LeaseLost) as exc:
         if isinstance(exc, IntegrityError):
             why = "already closed (by the sweep or a new run)"
