@@ -375,51 +375,10 @@ class ReadinessProbe(models.Model):
         return f"readiness probe at {self.probed_at:%Y-%m-%d %H:%M:%S}"
 
 
-class RemovalFollowUp(models.Model):
-    """A CEP removal Batch accepted (202), asked about with its indexing token until Batch says it was
-    applied or the window passes (``services.removals``). Its state lives here, so that any worker
-    carries on after another stopped: the janitor queues a check for each row that is due."""
-
-    class State(models.TextChoices):
-        PENDING = "pending", "Not confirmed yet"
-        APPLIED = "applied", "Removal applied"
-        UNCONFIRMED = "unconfirmed", "Not confirmed within the window"
-
-    attempt = models.UUIDField(unique=True, editable=False)
-    app = models.ForeignKey(BatchApp, on_delete=models.PROTECT, related_name="+")
-    audience = models.CharField(max_length=255)
-    version = models.CharField(max_length=8)
-    indexing_token = models.CharField(max_length=200)
-    state = models.CharField(max_length=12, choices=State.choices, default=State.PENDING)
-    created_at = models.DateTimeField(default=timezone.now, editable=False)
-    ends_at = models.DateTimeField()
-    next_check_at = models.DateTimeField()  # also the claim of a check in flight (moved past its bound)
-    queued_for = models.DateTimeField(null=True, blank=True)  # the next_check_at a task was queued for
-    checks = models.PositiveIntegerField(default=0)
-    last_answer = models.CharField(max_length=200, blank=True)
-    applied_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        indexes = [models.Index(fields=["state", "next_check_at"], name="removal_due")]
-
-    def __str__(self) -> str:
-        return f"removal of {self.audience} ({self.get_state_display()})"
-
-
-class ProjectPace(models.Model):
-    """A CEP project's request rate, shared by every thread, worker and web instance: the next moment a
-    request may start (``services.pacing``)."""
-
-    app = models.OneToOneField(BatchApp, on_delete=models.CASCADE, primary_key=True, related_name="+")
-    next_at = models.DateTimeField()
-
-    def __str__(self) -> str:
-        return f"pace of app {self.app_id}"
-
-
-# The two-person rule's models live in their own module (this one stays readable); imported here so
-# that Django registers them and callers import every model from ``audienceadmin.models``.
+# The two-person rule's models and CEP projects' live in their own modules (this one stays readable);
+# imported here so that Django registers them and callers import every model from ``audienceadmin.models``.
 from audienceadmin.models_approvals import DeletionRequest, Notification  # noqa: E402
+from audienceadmin.models_projects import ProjectPace, RemovalFollowUp  # noqa: E402
 
 __all__ = [
     "AuditEvent",
@@ -431,5 +390,7 @@ __all__ = [
     "LoginFailureBurst",
     "Notification",
     "Person",
+    "ProjectPace",
     "ReadinessProbe",
+    "RemovalFollowUp",
 ]
