@@ -245,7 +245,7 @@ class Command(BaseCommand):
                     audiences=[APPROVAL_AUDIENCE],
                     reason="The EU winter promo ended last week; its audience is no longer targeted.",
                     ip=None,
-                    preview={"exists": True, "nb_ids": 4200, "type": "custom"},
+                    preview={"exists": True, "nb_ids": 4200, "type": "install_ids", "api": "mep", "version": "1.1"},
                 )
         return APPROVAL_APP
 
