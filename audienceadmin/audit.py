@@ -15,12 +15,14 @@ import hmac
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from functools import lru_cache
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connections
+
+from audienceadmin import dbclock
 
 GENESIS = "0" * 64
 LOCK_ID = 0x4155444954  # "AUDIT"
@@ -152,18 +154,17 @@ def chain_rows(using: str = "default", batch: int = 20_000) -> Iterator[tuple[in
         last = rows[-1][0]
 
 
-def lock_chain(using: str) -> None:
-    """Serialise appends until the end of the current transaction."""
+def lock_chain(using: str) -> datetime:
+    """Serialise appends until the end of the current transaction; the database's time once the lock
+    is held (one round trip: the lock is held from here to the commit, so every trip counts)."""
     connection = connections[using]
     if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_ID])
-    elif connection.vendor == "sqlite":
+        return dbclock.db_now(using, after_lock=LOCK_ID)
+    if connection.vendor == "sqlite":
         # The transaction began with BEGIN IMMEDIATE (settings: transaction_mode), which already
         # holds the write lock; inside a test's outer transaction the lock is held as well.
-        pass
-    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-        raise ImproperlyConfigured(f"The audit chain does not support {connection.vendor}.")
+        return dbclock.db_now(using)
+    raise ImproperlyConfigured(f"The audit chain does not support {connection.vendor}.")  # pragma: no cover
 
 
 # --- verification ---------------------------------------------------------------------------------

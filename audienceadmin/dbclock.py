@@ -20,11 +20,15 @@ _SQL = {
 }
 
 
-def db_now(using: str = DEFAULT_DB_ALIAS) -> datetime:
-    """The database's current time (aware, UTC)."""
+def db_now(using: str = DEFAULT_DB_ALIAS, *, after_lock: int | None = None) -> datetime:
+    """The database's current time (aware, UTC). ``after_lock``: on PostgreSQL, first take this
+    advisory transaction lock, in the same round trip (the time is read once the lock is held)."""
     connection = connections[using]
     with connection.cursor() as cursor:
-        cursor.execute(_SQL[connection.vendor])
+        if after_lock is not None and connection.vendor == "postgresql":
+            cursor.execute("SELECT clock_timestamp() FROM (SELECT pg_advisory_xact_lock(%s)) AS locked", [after_lock])
+        else:
+            cursor.execute(_SQL[connection.vendor])
         (value,) = cursor.fetchone()
     if isinstance(value, str):  # SQLite: "YYYY-MM-DD HH:MM:SS.SSS", UTC
         return datetime.fromisoformat(value).replace(tzinfo=UTC)

@@ -7,7 +7,7 @@ from django.contrib.auth.models import User
 from django.db import models, router, transaction
 from django.utils import timezone
 
-from audienceadmin import audit, dbclock, roles
+from audienceadmin import audit, roles
 from audienceadmin.fields import EncryptedTextField
 
 
@@ -235,13 +235,14 @@ class AuditEvent(models.Model):
         if self.ip:
             self.ip = ipaddress.ip_address(self.ip).compressed  # the form the database gives back
         self.message = self.message.replace("\x00", "")
-        with transaction.atomic(using=using):
-            audit.lock_chain(using)
+        # No savepoint of its own: an append that fails fails its caller's transaction too (a savepoint
+        # costs two round trips, one of them while the chain is locked).
+        with transaction.atomic(using=using, savepoint=False):
+            now = audit.lock_chain(using)  # the database's clock: no skewed instance stamps the future
             last = AuditEvent.objects.using(using).order_by("-id").values_list("id", "mac", "at").first()
             last_id, self.prev_mac, last_at = last or (0, audit.GENESIS, None)
             # Ids and times grow with the chain, so a date range is an id range.
             self.id = last_id + 1
-            now = dbclock.db_now(using)  # the database's clock: no skewed instance stamps the future
             self.at = max(now, last_at) if last_at else now
             self.key_id, key = audit.signing_key()
             self.mac = audit.seal(

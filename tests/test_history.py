@@ -251,7 +251,7 @@ def test_times_and_days_are_the_operators(client, monkeypatch):
     filters mean the operator's days. A zone the server does not know falls back to TIME_ZONE (UTC)."""
     at = datetime(2026, 3, 1, 20, 30, tzinfo=UTC)  # 2 March, 05:30 in Tokyo
     with monkeypatch.context() as m:
-        m.setattr(dbclock, "db_now", lambda using="default": at)  # events take the database's time
+        m.setattr(dbclock, "db_now", lambda using="default", **_: at)  # events take the database's time
         services.security_event_record(kind=AuditEvent.Kind.LOGIN_FAILED, ip=None, username="mallory")
     url = reverse("history")
 
@@ -291,7 +291,7 @@ def around_tokyo_midnights(operator, batch_app, fast_client, monkeypatch):
     an event's time is never before the previous event's (the chain's times grow)."""
     clock = [datetime(2030, 3, 1, 14, 30, tzinfo=UTC)]
     monkeypatch.setattr(timezone, "now", lambda: clock[0])
-    monkeypatch.setattr(dbclock, "db_now", lambda using="default": clock[0])  # events take the database's time
+    monkeypatch.setattr(dbclock, "db_now", lambda using="default", **_: clock[0])  # events take the database's time
     times = {  # UTC time -> the Tokyo day it belongs to
         datetime(2030, 3, 1, 14, 30, tzinfo=UTC): "2030-03-01",  # 23:30 in Tokyo
         datetime(2030, 3, 1, 15, 30, tzinfo=UTC): "2030-03-02",  # 00:30 the next day in Tokyo
