@@ -101,6 +101,10 @@ def main() -> None:
                     op.get_by_label("Type the audience name to confirm").fill(name)
                     op.get_by_role("button", name="Delete this audience").click()
                 shot(op, "history.png")
+                op.goto("/delete/?app=3&name=cep-winback-2025")  # the CEP project
+                shot(op, "confirm-cep.png")
+                op.goto("/requests/1/")  # second-operator's request, waiting for operator (the two-person rule)
+                shot(op, "request.png")
                 op.goto("/apps/1/audiences/")
                 for n in range(40, 61):
                     op.get_by_label(f"Select campaign-2024-{n:02d}").check()
