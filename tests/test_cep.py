@@ -274,3 +274,18 @@ def test_the_history_csv_says_each_apps_kind(operator, viewer, project, batch_ap
 
     kinds = {(r["app_name"], r["app_kind"]) for r in rows if r["audience"]}
     assert kinds == {("Shop CEP", "CEP project"), (batch_app.name, "MEP app")}
+
+
+def test_a_paced_projects_whole_list_is_read_ten_pages_at_most(project, fast_client, simulator, settings):
+    """At Batch's 1/s, a page waiting on 20,000 audiences would wait minutes: it reads 1,000 and says so."""
+    settings.BATCH_PROJECT_RATE = 10.0  # paced (fast enough for a test)
+    for i in range(1050):
+        simulator.add_cep_audience(PROJECT_KEY, f"bulk-{i:04d}")
+    simulator.clear_requests()
+
+    listing = services.all_audiences(app=project)
+
+    assert not listing.complete and listing.calls == 10 and len(listing.audiences) == 1000
+    assert "more than 1,000 audiences" in listing.error and "one call a second" in listing.error
+    settings.BATCH_PROJECT_RATE = 0  # not paced: read whole
+    assert services.all_audiences(app=project).complete

@@ -84,9 +84,16 @@ class FullList:
         return {a["name"]: a for a in self.audiences}
 
 
+# A paced CEP project answers one call a second (BATCH_PROJECT_RATE): a page waiting on its whole list
+# reads at most this many pages (1,000 audiences, ~10 s), then says the list was not read whole.
+PACED_LIST_CALLS = 10
+
+
 def all_audiences(*, app: BatchApp, max_audiences: int | None = None) -> FullList:
     """The app's whole audience list, a hundred audiences a call (both versions of an MEP app)."""
     limit = max_audiences or settings.AUDIENCE_LIST_MAX
+    paced = app.kind == batch.CEP and pacing.project_interval() >= 0.1 and limit > PACED_LIST_CALLS * cep.LIST_MAX
+    limit = PACED_LIST_CALLS * cep.LIST_MAX if paced else limit
     audiences: list[dict[str, Any]] = []
     calls, seen = 0, 0
     try:
@@ -114,7 +121,7 @@ def all_audiences(*, app: BatchApp, max_audiences: int | None = None) -> FullLis
         return FullList(audiences, False, wording.list_undecryptable(app.name), calls)
     except batch.BatchError as exc:
         return FullList(audiences, False, read_error(exc, app), calls)
-    return FullList(audiences, False, wording.list_too_long(limit), calls)
+    return FullList(audiences, False, wording.list_too_long(limit, paced=paced), calls)
 
 
 def _cache_key(app: BatchApp) -> str:

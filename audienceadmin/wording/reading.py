@@ -53,8 +53,13 @@ def list_undecryptable(app_name: str) -> str:
     return f"The stored keys of app “{app_name}” cannot be decrypted."
 
 
-def list_too_long(limit: int) -> str:
-    return f"The app has more than {limit:,} audiences (AUDIENCE_LIST_MAX): only the first {limit:,} were read."
+def list_too_long(limit: int, *, paced: bool = False) -> str:
+    why = (
+        "Batch allows this CEP project about one call a second, so no page waits for more"
+        if paced
+        else ("AUDIENCE_LIST_MAX")
+    )
+    return f"The app has more than {limit:,} audiences: only the first {limit:,} were read ({why})."
 
 
 def read_error(app_name: str, *, status: int | None, refused: bool, reason: str, error_name: str, message: str) -> str:
